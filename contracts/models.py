@@ -1,0 +1,1 @@
+"""The deal: programmes, hosting applications and partnership contracts (built by later issues)."""

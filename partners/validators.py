@@ -1,0 +1,38 @@
+"""Indonesian business identifiers and uploaded PDF checks."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+_NIB = re.compile(r"^\d{13}$")
+_NPWP_SEPARATORS = re.compile(r"[\s.\-]")
+
+
+def normalize_npwp(value: str) -> str:
+    """NPWP is often written 0123.4567.8901.2345 or 01.234.567.8-901.234: keep the digits."""
+    return _NPWP_SEPARATORS.sub("", value or "")
+
+
+def validate_nib(value: str) -> None:
+    """Nomor Induk Berusaha from OSS: exactly 13 digits."""
+    if not _NIB.match(value or ""):
+        raise ValidationError(_("NIB must be exactly 13 digits."), code="invalid_nib")
+
+
+def validate_npwp(value: str) -> None:
+    """NPWP since 2024 (PMK 112/2022): exactly 16 digits; separators are allowed on input."""
+    digits = normalize_npwp(value)
+    if not re.fullmatch(r"\d{16}", digits):
+        raise ValidationError(_("NPWP must be exactly 16 digits."), code="invalid_npwp")
+
+
+PDF_MAGIC = b"%PDF-"
+_SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_display_name(name: str) -> str:
+    """The uploader's file name, kept only for display: no path, no control characters."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _SAFE_NAME.sub("_", base).strip(" .")[:120]
+    return cleaned or "document.pdf"

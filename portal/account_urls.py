@@ -1,0 +1,2 @@
+# Placeholder: the pages helper replaces this module.
+urlpatterns = []

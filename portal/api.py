@@ -1,0 +1,40 @@
+"""API plumbing shared by every app: the scoped base viewset and the error format."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import mixins, viewsets
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from portal.errors import ServiceError
+from portal.permissions import VIEW_PARTNER, scope_queryset
+
+
+class ScopedViewSet(viewsets.GenericViewSet):
+    """Base for every partner-owned resource: rows the user may not see do not exist (404).
+
+    Subclasses set `queryset`; `get_queryset` narrows it through portal.permissions, and
+    `get_object` (used by every detail route and action) only looks inside that.
+    """
+
+    scope_perm = VIEW_PARTNER
+
+    def get_queryset(self):
+        return scope_queryset(self.request.user, super().get_queryset(), self.scope_perm)
+
+
+class ScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    pass
+
+
+def exception_handler(exc, context):
+    """ServiceError → 400/403/409 with {"detail", "code", "errors"}; everything else as DRF does."""
+    if isinstance(exc, ServiceError):
+        body = {"detail": exc.message, "code": exc.code}
+        if exc.errors:
+            body["errors"] = exc.errors
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        error = ServiceError.from_validation_error(exc)
+        return Response({"detail": error.message, "code": "invalid", "errors": error.errors},
+                        status=400)
+    return drf_exception_handler(exc, context)

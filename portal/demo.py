@@ -1,0 +1,105 @@
+"""Invented demo data: partners of every kind and one user per role. Never real companies."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from partners import services as partner_services
+from partners.models import MemberRole, Membership, Partner, PartnerKind, PartnerStatus
+from portal.roles import Role, ensure_role_groups
+from sites.models import Area
+
+DEMO_PASSWORD = "demo-password-2026"
+
+# (username, what the login shows) — printed by `make run` and listed in the README.
+DEMO_USERS = [
+    ("admin", "superuser (Django admin)"),
+    ("reviewer", "Kominfotik officer: technical reviewer"),
+    ("legal", "Kominfotik officer: legal reviewer"),
+    ("approver", "Kominfotik officer: approver"),
+    ("sudin.barat", "Sudin officer, Jakarta Barat only"),
+    ("operator", "NOC operator"),
+    ("warga", "resident"),
+    ("budi.toko", "owner of PT Toko Sejahtera Abadi (business, verified)"),
+    ("sari.toko", "staff of PT Toko Sejahtera Abadi"),
+    ("tiang.owner", "owner of PT Tiang Nusantara Jaya (pole owner, verified)"),
+    ("teknisi.tiang", "technician of PT Tiang Nusantara Jaya"),
+    ("griya.owner", "owner of PT Griya Kencana Properti (developer, registered)"),
+    ("rw05.ketua", "owner of RW 05 Kembangan Utara (community group)"),
+]
+
+_ROLE_OF = {
+    "reviewer": Role.OFFICER_REVIEWER,
+    "legal": Role.OFFICER_LEGAL,
+    "approver": Role.OFFICER_APPROVER,
+    "sudin.barat": Role.SUDIN_OFFICER,
+    "operator": Role.OPERATOR,
+    "warga": Role.RESIDENT,
+}
+
+_PARTNERS = [
+    # (owner, kind, name, identity, kelurahan code, status, other members)
+    ("budi.toko", PartnerKind.BUSINESS, "PT Toko Sejahtera Abadi",
+     {"legal_name": "PT Toko Sejahtera Abadi", "nib": "9120001234567", "npwp": "0123456789012345"},
+     "31.71.01.1001", PartnerStatus.VERIFIED, [("sari.toko", MemberRole.STAFF)]),
+    ("tiang.owner", PartnerKind.POLE_OWNER, "PT Tiang Nusantara Jaya",
+     {"legal_name": "PT Tiang Nusantara Jaya", "nib": "9120007654321", "npwp": "0987654321098765"},
+     "31.74.01.1001", PartnerStatus.VERIFIED, [("teknisi.tiang", MemberRole.TECHNICIAN)]),
+    ("griya.owner", PartnerKind.DEVELOPER, "PT Griya Kencana Properti",
+     {"legal_name": "PT Griya Kencana Properti", "nib": "9120001112223", "npwp": "1122334455667788"},
+     "31.75.01.1001", PartnerStatus.REGISTERED, []),
+    ("rw05.ketua", PartnerKind.COMMUNITY, "RW 05 Kembangan Utara",
+     {"community_type": "rt_rw", "rt_number": "", "rw_number": "005",
+      "sk_number": "SK-LRH/KBU/2026/014"},
+     "31.73.01.1001", PartnerStatus.VERIFIED, []),
+]
+
+
+def _user(username: str):
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=username,
+        defaults={"email": f"{username}@demo.mitra-cctv.test",
+                  "full_name": username.replace(".", " ").title()},
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def seed_demo() -> None:
+    """Create what is missing; running it again changes nothing."""
+    if not settings.DEBUG:
+        raise RuntimeError("Demo data (with known passwords) is only created with DEBUG on.")
+    ensure_role_groups()
+    admin = _user("admin")
+    if not admin.is_superuser:
+        admin.is_superuser = admin.is_staff = True
+        admin.save(update_fields=["is_superuser", "is_staff"])
+    for username, role in _ROLE_OF.items():
+        user = _user(username)
+        user.groups.add(Group.objects.get(name=role))
+    sudin = _user("sudin.barat")
+    if sudin.kota_id is None:
+        sudin.kota = Area.objects.get(code="31.73")
+        sudin.save(update_fields=["kota"])
+    approver = _user("approver")
+    for owner, kind, name, identity, kelurahan, status, members in _PARTNERS:
+        if Partner.objects.filter(name=name).exists():
+            continue
+        partner = partner_services.partner_register(
+            user=_user(owner), kind=kind, name=name, kelurahan=Area.objects.get(code=kelurahan),
+            address=f"Jl. Contoh No. {len(name)}, Jakarta", contact_name=owner.title(),
+            contact_email=f"{owner}@demo.mitra-cctv.test", contact_phone="+6221555010",
+            **identity,
+        )
+        for member, role in members:
+            if not Membership.objects.filter(partner=partner, user=_user(member)).exists():
+                partner_services.membership_add(partner=partner, user=_user(member), role=role)
+        if status == PartnerStatus.VERIFIED:
+            partner_services.partner_verify(
+                partner=partner, actor=approver, reason="Demo: documents checked."
+            )

@@ -1,0 +1,51 @@
+"""Accounts: the user model and the append-only audit base every lifecycle reuses."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """A person who signs in: officer, operator, partner member or resident."""
+
+    email = models.EmailField(_("email address"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # A Sudin (suku dinas) officer works for one kota and sees only its data.
+    kota = models.ForeignKey(
+        "sites.Area",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"level": "city"},
+        verbose_name=_("kota (Sudin scope)"),
+    )
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+
+    def __str__(self) -> str:
+        return self.full_name or self.username
+
+
+class StatusChange(models.Model):
+    """Abstract append-only record of one lifecycle transition (actor, time, old, new, reason).
+
+    Concrete tables are protected by a database trigger (portal.audit.AppendOnly) so that no code
+    path, not even the admin, can rewrite history. Rows double as an outbox for notifications.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    old_status = models.CharField(max_length=32, blank=True)
+    new_status = models.CharField(max_length=32)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["created_at", "id"]

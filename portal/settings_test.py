@@ -1,0 +1,15 @@
+"""Test overrides. Everything else is the real settings, on a real PostgreSQL."""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+
+from portal.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Unit tests run tasks in-process; tests marked `broker` start a real worker instead.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+PRIVATE_MEDIA_ROOT = VAR_DIR / "test-private"  # noqa: F405
+STORAGES["default"]["OPTIONS"]["location"] = PRIVATE_MEDIA_ROOT  # noqa: F405

@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from portal import views
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/", include("portal.api_urls")),
+    path("healthz", views.healthz, name="healthz"),
+]
+
+# Pages carry no language prefix; the language comes from the switch (cookie) or the browser.
+urlpatterns += [
+    path("", views.home, name="home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("accounts/", include("portal.account_urls")),
+    path("partners/", include("partners.urls")),
+    path("areas/", include("sites.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,32 @@
+"""Project-level pages: home, dashboard, health."""
+
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+
+from partners import selectors as partner_selectors
+from portal.roles import is_officer
+
+
+def home(request):
+    return render(request, "portal/home.html")
+
+
+@login_required
+def dashboard(request):
+    user = request.user
+    context = {
+        "memberships": partner_selectors.memberships_of(user=user),
+        "pending_partners": partner_selectors.partners_awaiting_verification(user=user)
+        if is_officer(user) else None,
+        "pending_networks": partner_selectors.networks_awaiting_approval(user=user)
+        if is_officer(user) else None,
+    }
+    return render(request, "portal/dashboard.html", context)
+
+
+def healthz(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,72 @@
+"""Reads of areas: the kelurahan under a point, and the tree."""
+
+from decimal import Decimal
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from portal.errors import ServiceError
+from sites.models import Area, AreaLevel
+
+# Jakarta's extent with a margin; anything outside is refused before touching the index.
+_LAT_RANGE = (-6.5, -5.1)
+_LON_RANGE = (106.3, 107.1)
+
+
+class OutsideJakarta(ServiceError):
+    """The point is not inside any kelurahan of DKI Jakarta."""
+
+
+def _coordinate(value, name: str, low: float, high: float) -> float:
+    try:
+        number = float(Decimal(str(value)))
+    except (ArithmeticError, ValueError, TypeError):
+        raise ServiceError(_("%(name)s must be a number.") % {"name": name}, field=name) from None
+    if not (low <= number <= high):
+        raise ServiceError(_("%(name)s is out of range.") % {"name": name}, field=name)
+    return number
+
+
+def kelurahan_at(*, lat, lon) -> Area:
+    """The kelurahan containing (lat, lon), or OutsideJakarta.
+
+    Uses PostgreSQL's native polygon containment with a GiST index on the boundary rings.
+    """
+    lat = _coordinate(lat, "lat", -90, 90)
+    lon = _coordinate(lon, "lon", -180, 180)
+    outside = OutsideJakarta(
+        _("This location (%(lat).5f, %(lon).5f) is outside DKI Jakarta.") % {"lat": lat, "lon": lon},
+        code="outside_jakarta",
+    )
+    if not (_LAT_RANGE[0] <= lat <= _LAT_RANGE[1] and _LON_RANGE[0] <= lon <= _LON_RANGE[1]):
+        raise outside
+    with connection.cursor() as cursor:
+        # `&&` against a zero-size box is what the GiST index answers; `@>` then tests the
+        # point exactly. Simplified boundaries overlap slightly along shared edges: lowest id wins.
+        cursor.execute(
+            "SELECT area_id FROM sites_areaboundary "
+            "WHERE ring && polygon(box(point(%(x)s, %(y)s), point(%(x)s, %(y)s))) "
+            "AND ring @> point(%(x)s, %(y)s) ORDER BY area_id LIMIT 1",
+            {"x": lon, "y": lat},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise outside
+    return Area.objects.select_related("parent__parent").get(pk=row[0])
+
+
+def area_list(*, level: str | None = None, parent_code: str | None = None):
+    areas = Area.objects.select_related("parent")
+    if level:
+        areas = areas.filter(level=level)
+    if parent_code:
+        areas = areas.filter(parent__code=parent_code)
+    return areas
+
+
+def kota_list():
+    return Area.objects.filter(level=AreaLevel.CITY)
+
+
+def kelurahan_choices():
+    return Area.objects.filter(level=AreaLevel.VILLAGE).select_related("parent").order_by("name")

@@ -1,0 +1,3 @@
+# Placeholder: the pages helper replaces this module.
+app_name = "sites"
+urlpatterns = []

@@ -1,0 +1,65 @@
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The Jakarta areas are reference data: load them once into the test database."""
+    with django_db_blocker.unblock():
+        call_command("load_areas", stdout=io.StringIO())
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def owner(db):
+    return factories.UserFactory()
+
+
+@pytest.fixture
+def partner(owner):
+    return factories.make_partner(owner)
+
+
+@pytest.fixture
+def other_owner(db):
+    return factories.UserFactory()
+
+
+@pytest.fixture
+def other_partner(other_owner):
+    return factories.make_partner(other_owner)
+
+
+@pytest.fixture
+def approver(db):
+    return factories.officer()
+
+
+def pdf_upload(name: str = "akta.pdf", body: bytes = b"%PDF-1.7\n%test\n1 0 obj\n<<>>\nendobj\n"):
+    return SimpleUploadedFile(name, body, content_type="application/pdf")
+
+
+@pytest.fixture
+def areas_after_flush(transactional_db):
+    """Transactional tests truncate every table; put the reference areas back."""
+    from sites.loaders import load_areas
+    from sites.models import Area
+
+    if not Area.objects.exists():
+        load_areas()
