@@ -8,8 +8,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import StatusChange
 from partners.validators import validate_nib, validate_npwp
+from portal.models import StatusChange
 
 
 class PartnerKind(models.TextChoices):
@@ -65,8 +65,11 @@ class Partner(models.Model):
     sk_number = models.CharField(_("decree (SK) number"), max_length=100, blank=True)
     # The kelurahan of the registered address (for community groups: the one they serve).
     kelurahan = models.ForeignKey(
-        "sites.Area", on_delete=models.PROTECT, related_name="partners",
-        limit_choices_to={"level": "village"}, verbose_name=_("kelurahan"),
+        "sites.Area",
+        on_delete=models.PROTECT,
+        related_name="partners",
+        limit_choices_to={"level": "village"},
+        verbose_name=_("kelurahan"),
     )
     address = models.TextField(_("address"))
     contact_name = models.CharField(_("contact person"), max_length=150)
@@ -75,8 +78,11 @@ class Partner(models.Model):
     website = models.URLField(_("website"), blank=True)
 
     status = models.CharField(
-        _("status"), max_length=16, choices=PartnerStatus.choices,
-        default=PartnerStatus.REGISTERED, db_index=True,
+        _("status"),
+        max_length=16,
+        choices=PartnerStatus.choices,
+        default=PartnerStatus.REGISTERED,
+        db_index=True,
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -157,7 +163,10 @@ class Invitation(models.Model):
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -230,7 +239,7 @@ NETWORK_TRANSITIONS = {
 
 
 class CameraNetwork(models.Model):
-    """An address range (CIDR + ports) where a partner's cameras live; the health-check allowlist."""
+    """An address range (CIDR + ports) for a partner's cameras: the health checker's allowlist."""
 
     scope_partner_path = "partner"
     scope_kota_path = "partner__kelurahan__parent__parent"
@@ -240,7 +249,10 @@ class CameraNetwork(models.Model):
     ports = ArrayField(models.PositiveIntegerField(), verbose_name=_("ports"))
     description = models.CharField(_("description"), max_length=200, blank=True)
     status = models.CharField(
-        _("status"), max_length=16, choices=NetworkStatus.choices, default=NetworkStatus.PENDING,
+        _("status"),
+        max_length=16,
+        choices=NetworkStatus.choices,
+        default=NetworkStatus.PENDING,
         db_index=True,
     )
     requested_by = models.ForeignKey(

@@ -7,9 +7,11 @@ from portal.emails import send_templated_email
 
 
 def send_invitation(invitation_id: int) -> None:
-    invitation = Invitation.objects.select_related("partner", "invited_by").filter(
-        pk=invitation_id, accepted_at__isnull=True, revoked_at__isnull=True
-    ).first()
+    invitation = (
+        Invitation.objects.select_related("partner", "invited_by")
+        .filter(pk=invitation_id, accepted_at__isnull=True, revoked_at__isnull=True)
+        .first()
+    )
     if invitation is None:  # accepted or withdrawn before the worker got to it
         return
     send_templated_email(

@@ -29,8 +29,10 @@ def partner_members(*, user, partner: Partner) -> QuerySet[Membership]:
 
 def partner_invitations(*, user, partner: Partner) -> QuerySet[Invitation]:
     return scope_queryset(
-        user, Invitation.objects.filter(partner=partner, accepted_at__isnull=True,
-                                        revoked_at__isnull=True)
+        user,
+        Invitation.objects.filter(
+            partner=partner, accepted_at__isnull=True, revoked_at__isnull=True
+        ),
     )
 
 

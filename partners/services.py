@@ -39,16 +39,31 @@ from portal.roles import is_city_officer, is_officer, is_sudin_officer
 # What each member role may do on its own partner (django-guardian object permissions).
 ROLE_PERMISSIONS = {
     MemberRole.OWNER: [
-        "view_partner", "change_partner", "manage_partner_members",
-        "manage_partner_documents", "manage_partner_networks",
+        "view_partner",
+        "change_partner",
+        "manage_partner_members",
+        "manage_partner_documents",
+        "manage_partner_networks",
     ],
     MemberRole.STAFF: ["view_partner", "manage_partner_documents", "manage_partner_networks"],
     MemberRole.TECHNICIAN: ["view_partner"],
 }
 
 PARTNER_FIELDS = [
-    "kind", "name", "legal_name", "nib", "npwp", "community_type", "rt_number", "rw_number",
-    "sk_number", "kelurahan", "address", "contact_name", "contact_email", "contact_phone",
+    "kind",
+    "name",
+    "legal_name",
+    "nib",
+    "npwp",
+    "community_type",
+    "rt_number",
+    "rw_number",
+    "sk_number",
+    "kelurahan",
+    "address",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
     "website",
 ]
 
@@ -78,6 +93,10 @@ def _check_identity(partner: Partner) -> None:
         partner.nib = partner.npwp = ""
     if partner.kelurahan_id and partner.kelurahan.level != "village":
         errors["kelurahan"] = [_("Choose a kelurahan.")]
+    # Checked here for a clear message on "nib" (full_clean would only name the constraint);
+    # the unique constraint still settles a race (IntegrityError in the callers).
+    if partner.nib and Partner.objects.filter(nib=partner.nib).exclude(pk=partner.pk).exists():
+        errors.setdefault("nib", [_("A partner with this NIB is already registered.")])
     if errors:
         field, messages = next(iter(errors.items()))
         raise ServiceError(messages[0], field=field, errors=errors)
@@ -109,8 +128,12 @@ def partner_register(*, user, **fields) -> Partner:
 
 @transaction.atomic
 def partner_update(*, partner: Partner, actor, **fields) -> Partner:
-    require_partner_perm(actor, partner, "partners.change_partner",
-                         _("Only the partner's owners can edit its details."))
+    require_partner_perm(
+        actor,
+        partner,
+        "partners.change_partner",
+        _("Only the partner's owners can edit its details."),
+    )
     locked = Partner.objects.select_for_update().get(pk=partner.pk)
     identity_fields = {"kind", "nib", "npwp", "legal_name"}
     if locked.status == PartnerStatus.VERIFIED and identity_fields & {
@@ -128,7 +151,9 @@ def partner_update(*, partner: Partner, actor, **fields) -> Partner:
         with transaction.atomic():
             locked.save()
     except IntegrityError:
-        raise ServiceError(_("A partner with this NIB is already registered."), field="nib") from None
+        raise ServiceError(
+            _("A partner with this NIB is already registered."), field="nib"
+        ) from None
     return locked
 
 
@@ -140,14 +165,21 @@ def _require_officer_for(actor, partner: Partner) -> None:
     raise PermissionDenied(_("Only a Kominfotik officer can decide on a partner's verification."))
 
 
-def _partner_transition(*, partner: Partner, actor, to: str, reason: str) -> Partner:
+def _partner_transition(
+    *, partner: Partner, actor, to: str, reason: str, allowed=PARTNER_TRANSITIONS
+) -> Partner:
     _require_officer_for(actor, partner)
     if not reason.strip():
         raise ServiceError(_("Give a reason for this decision."), field="reason")
     partner = transition(
-        instance=partner, to=to, allowed=PARTNER_TRANSITIONS,
-        log_model=PartnerStatusChange, log_fields={"partner": partner},
-        actor=actor, reason=reason.strip(), extra={"status_changed_at": timezone.now()},
+        instance=partner,
+        to=to,
+        allowed=allowed,
+        log_model=PartnerStatusChange,
+        log_fields={"partner": partner},
+        actor=actor,
+        reason=reason.strip(),
+        extra={"status_changed_at": timezone.now()},
     )
     change = partner.status_changes.latest("created_at", "id")
     tasks.send_partner_status_email.delay_on_commit(change.pk)
@@ -155,26 +187,33 @@ def _partner_transition(*, partner: Partner, actor, to: str, reason: str) -> Par
 
 
 def partner_verify(*, partner: Partner, actor, reason: str) -> Partner:
-    return _partner_transition(partner=partner, actor=actor, to=PartnerStatus.VERIFIED,
-                               reason=reason)
+    return _partner_transition(
+        partner=partner, actor=actor, to=PartnerStatus.VERIFIED, reason=reason
+    )
 
 
 def partner_reject(*, partner: Partner, actor, reason: str) -> Partner:
-    return _partner_transition(partner=partner, actor=actor, to=PartnerStatus.REJECTED,
-                               reason=reason)
+    return _partner_transition(
+        partner=partner, actor=actor, to=PartnerStatus.REJECTED, reason=reason
+    )
 
 
 def partner_suspend(*, partner: Partner, actor, reason: str) -> Partner:
-    return _partner_transition(partner=partner, actor=actor, to=PartnerStatus.SUSPENDED,
-                               reason=reason)
+    return _partner_transition(
+        partner=partner, actor=actor, to=PartnerStatus.SUSPENDED, reason=reason
+    )
 
 
 def partner_reinstate(*, partner: Partner, actor, reason: str) -> Partner:
-    return _partner_transition(partner=partner, actor=actor, to=PartnerStatus.VERIFIED,
-                               reason=reason)
+    # Only a suspended partner is reinstated: a registered one must go through verification.
+    return _partner_transition(
+        partner=partner, actor=actor, to=PartnerStatus.VERIFIED, reason=reason,
+        allowed={PartnerStatus.SUSPENDED: {PartnerStatus.VERIFIED}},
+    )
 
 
 # --- Members --------------------------------------------------------------------------------
+
 
 def membership_add(*, partner: Partner, user, role: str) -> Membership:
     """Make `user` a member with `role` (invitation acceptance, registration, demo data)."""
@@ -185,15 +224,22 @@ def membership_add(*, partner: Partner, user, role: str) -> Membership:
 
 @transaction.atomic
 def invitation_create(*, partner: Partner, actor, email: str, role: str) -> Invitation:
-    require_partner_perm(actor, partner, "partners.manage_partner_members",
-                         _("Only the partner's owners can invite members."))
+    require_partner_perm(
+        actor,
+        partner,
+        "partners.manage_partner_members",
+        _("Only the partner's owners can invite members."),
+    )
     email = email.strip().lower()
     if role not in MemberRole.values:
         raise ServiceError(_("Unknown role."), field="role")
     if Membership.objects.filter(partner=partner, user__email__iexact=email).exists():
         raise ServiceError(_("This person is already a member."), field="email")
     invitation = Invitation(
-        partner=partner, email=email, role=role, invited_by=actor,
+        partner=partner,
+        email=email,
+        role=role,
+        invited_by=actor,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS),
     )
     full_clean_or_raise(invitation, exclude=["token", "expires_at", "partner"])
@@ -233,8 +279,12 @@ def invitation_accept(*, token, user) -> Membership:
 
 @transaction.atomic
 def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
-    require_partner_perm(actor, invitation.partner, "partners.manage_partner_members",
-                         _("Only the partner's owners can withdraw invitations."))
+    require_partner_perm(
+        actor,
+        invitation.partner,
+        "partners.manage_partner_members",
+        _("Only the partner's owners can withdraw invitations."),
+    )
     updated = Invitation.objects.filter(
         pk=invitation.pk, accepted_at__isnull=True, revoked_at__isnull=True
     ).update(revoked_at=timezone.now())
@@ -258,14 +308,20 @@ def _owner_count(partner: Partner) -> int:
 @transaction.atomic
 def membership_change_role(*, membership: Membership, actor, role: str) -> Membership:
     partner = Partner.objects.select_for_update().get(pk=membership.partner_id)
-    require_partner_perm(actor, partner, "partners.manage_partner_members",
-                         _("Only the partner's owners can change roles."))
+    require_partner_perm(
+        actor,
+        partner,
+        "partners.manage_partner_members",
+        _("Only the partner's owners can change roles."),
+    )
     if role not in MemberRole.values:
         raise ServiceError(_("Unknown role."), field="role")
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
-    if membership.role == MemberRole.OWNER and role != MemberRole.OWNER and _owner_count(
-        partner
-    ) == 1:
+    if (
+        membership.role == MemberRole.OWNER
+        and role != MemberRole.OWNER
+        and _owner_count(partner) == 1
+    ):
         raise ServiceError(_("A partner must keep at least one owner."))
     membership.user.groups.remove(partner_group(partner, membership.role))
     membership.role = role
@@ -279,8 +335,12 @@ def membership_remove(*, membership: Membership, actor) -> None:
     # Lock the partner so two owners removing each other cannot leave it ownerless.
     partner = Partner.objects.select_for_update().get(pk=membership.partner_id)
     if membership.user_id != actor.pk:
-        require_partner_perm(actor, partner, "partners.manage_partner_members",
-                             _("Only the partner's owners can remove members."))
+        require_partner_perm(
+            actor,
+            partner,
+            "partners.manage_partner_members",
+            _("Only the partner's owners can remove members."),
+        )
     if membership.role == MemberRole.OWNER and _owner_count(partner) == 1:
         raise ServiceError(_("A partner must keep at least one owner."))
     membership.user.groups.remove(partner_group(partner, membership.role))
@@ -289,11 +349,13 @@ def membership_remove(*, membership: Membership, actor) -> None:
 
 # --- Documents ------------------------------------------------------------------------------
 
+
 def _read_pdf(upload: UploadedFile) -> tuple[bytes, str]:
     name = safe_display_name(upload.name or "")
     if not name.lower().endswith(".pdf"):
-        raise ServiceError(_("Only PDF files are accepted (the name must end in .pdf)."),
-                           field="file")
+        raise ServiceError(
+            _("Only PDF files are accepted (the name must end in .pdf)."), field="file"
+        )
     if upload.size is None or upload.size == 0:
         raise ServiceError(_("The file is empty."), field="file")
     if upload.size > settings.MAX_DOCUMENT_BYTES:
@@ -319,11 +381,19 @@ def _sha256(upload: UploadedFile) -> str:
 
 @transaction.atomic
 def document_upload(*, partner: Partner, actor, kind: str, upload: UploadedFile) -> PartnerDocument:
-    require_partner_perm(actor, partner, "partners.manage_partner_documents",
-                         _("You cannot upload documents for this partner."))
+    require_partner_perm(
+        actor,
+        partner,
+        "partners.manage_partner_documents",
+        _("You cannot upload documents for this partner."),
+    )
     name, sha256 = _read_pdf(upload)
     document = PartnerDocument(
-        partner=partner, kind=kind, original_name=name, size=upload.size, sha256=sha256,
+        partner=partner,
+        kind=kind,
+        original_name=name,
+        size=upload.size,
+        sha256=sha256,
         uploaded_by=actor,
     )
     full_clean_or_raise(document, exclude=["file"])
@@ -340,6 +410,7 @@ def document_upload(*, partner: Partner, actor, kind: str, upload: UploadedFile)
 
 # --- Camera networks ------------------------------------------------------------------------
 
+
 def _parse_network(cidr: str) -> str:
     try:
         network = ipaddress.ip_network(cidr.strip(), strict=True)
@@ -355,8 +426,11 @@ def _parse_network(cidr: str) -> str:
             % {"n": minimum_prefix},
             field="cidr",
         )
-    if network.is_loopback or network.is_link_local or network.is_multicast or (
-        network.is_unspecified
+    if (
+        network.is_loopback
+        or network.is_link_local
+        or network.is_multicast
+        or (network.is_unspecified)
     ):
         raise ServiceError(
             _("Loopback, link-local, multicast and unspecified addresses cannot host cameras."),
@@ -368,17 +442,22 @@ def _parse_network(cidr: str) -> str:
 def _parse_ports(ports: list[int]) -> list[int]:
     if not ports:
         raise ServiceError(_("List at least one port."), field="ports")
-    cleaned = sorted(set(ports))
-    if any(not isinstance(p, int) or p < 1 or p > 65535 for p in cleaned):
+    # Checked before sorting: a mix of str and int would not even sort (TypeError, a 500).
+    if any(not isinstance(p, int) or isinstance(p, bool) or not 1 <= p <= 65535 for p in ports):
         raise ServiceError(_("Ports must be whole numbers from 1 to 65535."), field="ports")
-    return cleaned
+    return sorted(set(ports))
 
 
 @transaction.atomic
-def network_request(*, partner: Partner, actor, cidr: str, ports: list[int],
-                    description: str = "") -> CameraNetwork:
-    require_partner_perm(actor, partner, "partners.manage_partner_networks",
-                         _("You cannot propose networks for this partner."))
+def network_request(
+    *, partner: Partner, actor, cidr: str, ports: list[int], description: str = ""
+) -> CameraNetwork:
+    require_partner_perm(
+        actor,
+        partner,
+        "partners.manage_partner_networks",
+        _("You cannot propose networks for this partner."),
+    )
     cidr = _parse_network(cidr)
     ports = _parse_ports(ports)
     if CameraNetwork.objects.filter(
@@ -386,40 +465,57 @@ def network_request(*, partner: Partner, actor, cidr: str, ports: list[int],
     ).exists():
         raise ServiceError(_("This network is already pending or approved."), field="cidr")
     network = CameraNetwork.objects.create(
-        partner=partner, cidr=cidr, ports=ports, description=description.strip(),
+        partner=partner,
+        cidr=cidr,
+        ports=ports,
+        description=description.strip(),
         requested_by=actor,
     )
     CameraNetworkStatusChange.objects.create(
-        network=network, actor=actor, old_status="", new_status=NetworkStatus.PENDING,
+        network=network,
+        actor=actor,
+        old_status="",
+        new_status=NetworkStatus.PENDING,
         reason=description.strip(),
     )
     return network
 
 
 def _network_transition(*, network: CameraNetwork, actor, to: str, reason: str) -> CameraNetwork:
-    if not is_officer(actor):
+    # Same scope as verification: a Sudin officer decides only for partners in their kota.
+    if not is_officer(actor) or (
+        is_sudin_officer(actor) and network.partner.kelurahan.parent.parent_id != actor.kota_id
+    ):
         raise PermissionDenied(_("Only a Kominfotik officer can decide on camera networks."))
     if to != NetworkStatus.APPROVED and not reason.strip():
         raise ServiceError(_("Give a reason for this decision."), field="reason")
     if to == NetworkStatus.APPROVED and network.partner.status != PartnerStatus.VERIFIED:
         raise ServiceError(_("Verify the partner before approving its networks."))
     return transition(
-        instance=network, to=to, allowed=NETWORK_TRANSITIONS,
-        log_model=CameraNetworkStatusChange, log_fields={"network": network},
-        actor=actor, reason=reason.strip(), extra={"decided_at": timezone.now()},
+        instance=network,
+        to=to,
+        allowed=NETWORK_TRANSITIONS,
+        log_model=CameraNetworkStatusChange,
+        log_fields={"network": network},
+        actor=actor,
+        reason=reason.strip(),
+        extra={"decided_at": timezone.now()},
     )
 
 
 def network_approve(*, network: CameraNetwork, actor, reason: str = "") -> CameraNetwork:
-    return _network_transition(network=network, actor=actor, to=NetworkStatus.APPROVED,
-                               reason=reason)
+    return _network_transition(
+        network=network, actor=actor, to=NetworkStatus.APPROVED, reason=reason
+    )
 
 
 def network_reject(*, network: CameraNetwork, actor, reason: str) -> CameraNetwork:
-    return _network_transition(network=network, actor=actor, to=NetworkStatus.REJECTED,
-                               reason=reason)
+    return _network_transition(
+        network=network, actor=actor, to=NetworkStatus.REJECTED, reason=reason
+    )
 
 
 def network_revoke(*, network: CameraNetwork, actor, reason: str) -> CameraNetwork:
-    return _network_transition(network=network, actor=actor, to=NetworkStatus.REVOKED,
-                               reason=reason)
+    return _network_transition(
+        network=network, actor=actor, to=NetworkStatus.REVOKED, reason=reason
+    )

@@ -35,6 +35,7 @@ def exception_handler(exc, context):
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         error = ServiceError.from_validation_error(exc)
-        return Response({"detail": error.message, "code": "invalid", "errors": error.errors},
-                        status=400)
+        return Response(
+            {"detail": error.message, "code": "invalid", "errors": error.errors}, status=400
+        )
     return drf_exception_handler(exc, context)

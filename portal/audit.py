@@ -10,7 +10,8 @@ from portal.errors import Conflict
 _FUNCTION = """
 CREATE OR REPLACE FUNCTION mitra_refuse_change() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+    RAISE EXCEPTION 'table % is append-only', TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
 END;
 $$ LANGUAGE plpgsql;
 """
@@ -19,8 +20,7 @@ $$ LANGUAGE plpgsql;
 def AppendOnly(table: str) -> migrations.RunSQL:  # noqa: N802 - reads as a migration operation
     """Migration operation: refuse UPDATE and DELETE on `table` at the database level."""
     return migrations.RunSQL(
-        sql=_FUNCTION
-        + f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+        sql=_FUNCTION + f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
         f"FOR EACH ROW EXECUTE FUNCTION mitra_refuse_change();",
         reverse_sql=f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};",
     )

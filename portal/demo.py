@@ -40,19 +40,59 @@ _ROLE_OF = {
 
 _PARTNERS = [
     # (owner, kind, name, identity, kelurahan code, status, other members)
-    ("budi.toko", PartnerKind.BUSINESS, "PT Toko Sejahtera Abadi",
-     {"legal_name": "PT Toko Sejahtera Abadi", "nib": "9120001234567", "npwp": "0123456789012345"},
-     "31.71.01.1001", PartnerStatus.VERIFIED, [("sari.toko", MemberRole.STAFF)]),
-    ("tiang.owner", PartnerKind.POLE_OWNER, "PT Tiang Nusantara Jaya",
-     {"legal_name": "PT Tiang Nusantara Jaya", "nib": "9120007654321", "npwp": "0987654321098765"},
-     "31.74.01.1001", PartnerStatus.VERIFIED, [("teknisi.tiang", MemberRole.TECHNICIAN)]),
-    ("griya.owner", PartnerKind.DEVELOPER, "PT Griya Kencana Properti",
-     {"legal_name": "PT Griya Kencana Properti", "nib": "9120001112223", "npwp": "1122334455667788"},
-     "31.75.01.1001", PartnerStatus.REGISTERED, []),
-    ("rw05.ketua", PartnerKind.COMMUNITY, "RW 05 Kembangan Utara",
-     {"community_type": "rt_rw", "rt_number": "", "rw_number": "005",
-      "sk_number": "SK-LRH/KBU/2026/014"},
-     "31.73.01.1001", PartnerStatus.VERIFIED, []),
+    (
+        "budi.toko",
+        PartnerKind.BUSINESS,
+        "PT Toko Sejahtera Abadi",
+        {
+            "legal_name": "PT Toko Sejahtera Abadi",
+            "nib": "9120001234567",
+            "npwp": "0123456789012345",
+        },
+        "31.71.01.1001",
+        PartnerStatus.VERIFIED,
+        [("sari.toko", MemberRole.STAFF)],
+    ),
+    (
+        "tiang.owner",
+        PartnerKind.POLE_OWNER,
+        "PT Tiang Nusantara Jaya",
+        {
+            "legal_name": "PT Tiang Nusantara Jaya",
+            "nib": "9120007654321",
+            "npwp": "0987654321098765",
+        },
+        "31.74.01.1001",
+        PartnerStatus.VERIFIED,
+        [("teknisi.tiang", MemberRole.TECHNICIAN)],
+    ),
+    (
+        "griya.owner",
+        PartnerKind.DEVELOPER,
+        "PT Griya Kencana Properti",
+        {
+            "legal_name": "PT Griya Kencana Properti",
+            "nib": "9120001112223",
+            "npwp": "1122334455667788",
+        },
+        "31.75.01.1001",
+        PartnerStatus.REGISTERED,
+        [],
+    ),
+    (
+        "rw05.ketua",
+        PartnerKind.COMMUNITY,
+        "RW 05 Kembangan Utara",
+        {
+            "community_type": "rt_rw",
+            "rt_number": "",
+            "rw_number": "005",
+            "sk_number": "SK-LRH/KBU/2026/014",
+        },
+        "31.73.01.1001",
+        PartnerStatus.VERIFIED,
+        [],
+    ),
 ]
 
 
@@ -60,8 +100,10 @@ def _user(username: str):
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
         username=username,
-        defaults={"email": f"{username}@demo.mitra-cctv.test",
-                  "full_name": username.replace(".", " ").title()},
+        defaults={
+            "email": f"{username}@demo.mitra-cctv.test",
+            "full_name": username.replace(".", " ").title(),
+        },
     )
     if created:
         user.set_password(DEMO_PASSWORD)
@@ -91,9 +133,14 @@ def seed_demo() -> None:
         if Partner.objects.filter(name=name).exists():
             continue
         partner = partner_services.partner_register(
-            user=_user(owner), kind=kind, name=name, kelurahan=Area.objects.get(code=kelurahan),
-            address=f"Jl. Contoh No. {len(name)}, Jakarta", contact_name=owner.title(),
-            contact_email=f"{owner}@demo.mitra-cctv.test", contact_phone="+6221555010",
+            user=_user(owner),
+            kind=kind,
+            name=name,
+            kelurahan=Area.objects.get(code=kelurahan),
+            address=f"Jl. Contoh No. {len(name)}, Jakarta",
+            contact_name=owner.title(),
+            contact_email=f"{owner}@demo.mitra-cctv.test",
+            contact_phone="+6221555010",
             **identity,
         )
         for member, role in members:

@@ -1,6 +1,6 @@
 """What `make run` and `make test` do: prepare the database, then run the portal or the suite.
 
-    python -m portal.launcher run     # migrate, load areas and demo data, web + worker + beat + fleet
+    python -m portal.launcher run     # migrate, load areas and demo data, web + worker + beat
     python -m portal.launcher test    # the whole test suite (extra arguments go to pytest)
     python -m portal.launcher stop-db # stop the embedded PostgreSQL
 
@@ -51,8 +51,18 @@ def run() -> int:
     port = os.environ.get("PORT", "8000")
     commands = {
         "web": [PYTHON, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-        "worker": [PYTHON, "-m", "celery", "-A", "portal", "worker", "-l", "info",
-                   "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2")],
+        "worker": [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "-l",
+            "info",
+            "--concurrency",
+            os.environ.get("WORKER_CONCURRENCY", "2"),
+        ],
         "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info"],
     }
     children = {
@@ -102,7 +112,11 @@ def run() -> int:
 def test(pytest_args: list[str]) -> int:
     started_db = _prepare_environment()
     try:
-        return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR).returncode
+        # Importing `portal` (for embedded_db) set DJANGO_SETTINGS_MODULE for Celery's sake;
+        # pytest must take the test settings from pyproject.toml instead.
+        env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+        command = [PYTHON, "-m", "pytest", *pytest_args]
+        return subprocess.run(command, cwd=BASE_DIR, env=env).returncode
     finally:
         if started_db:
             embedded_db.stop()

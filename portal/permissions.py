@@ -26,8 +26,12 @@ def partner_ids_for(user, perm: str = VIEW_PARTNER) -> QuerySet:
     """A subquery of the ids of partners on which `user` holds `perm` as a member."""
     partner_model = apps.get_model("partners", "Partner")
     return get_objects_for_user(
-        user, perm, klass=partner_model.objects.all(),
-        use_groups=True, with_superuser=False, accept_global_perms=False,
+        user,
+        perm,
+        klass=partner_model.objects.all(),
+        use_groups=True,
+        with_superuser=False,
+        accept_global_perms=False,
     ).values("pk")
 
 

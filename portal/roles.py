@@ -35,7 +35,9 @@ def role_names(user) -> set[str]:
 
 
 def is_city_officer(user) -> bool:
-    return user.is_authenticated and (user.is_superuser or bool(role_names(user) & CITY_OFFICER_ROLES))
+    return user.is_authenticated and (
+        user.is_superuser or bool(role_names(user) & CITY_OFFICER_ROLES)
+    )
 
 
 def is_officer(user) -> bool:

@@ -4,7 +4,7 @@ from django.db import models
 
 
 class PolygonField(models.Field):
-    """A simple polygon (one ring, no holes) as PostgreSQL `polygon`; Python side: (lon, lat) list."""
+    """A one-ring polygon (no holes) as PostgreSQL `polygon`; in Python a list of (lon, lat)."""
 
     description = "PostgreSQL polygon"
 
@@ -17,7 +17,9 @@ class PolygonField(models.Field):
     def to_python(self, value):
         if value is None or isinstance(value, list):
             return value
-        numbers = [float(n) for n in value.replace("(", " ").replace(")", " ").replace(",", " ").split()]
+        numbers = [
+            float(n) for n in value.replace("(", " ").replace(")", " ").replace(",", " ").split()
+        ]
         return list(zip(numbers[0::2], numbers[1::2], strict=True))
 
     def get_prep_value(self, value):

@@ -19,8 +19,13 @@ def load_areas(data_dir: Path = DATA_DIR) -> tuple[int, int]:
     by_code = {a.code: a for a in Area.objects.all()}
     for row in rows:  # ordered province, cities, districts, villages: parents come first
         parent = by_code.get(row["parent_code"]) if row["parent_code"] else None
-        values = {"level": row["level"], "name": row["name"], "parent": parent,
-                  "lat": row["lat"], "lon": row["lon"]}
+        values = {
+            "level": row["level"],
+            "name": row["name"],
+            "parent": parent,
+            "lat": row["lat"],
+            "lon": row["lon"],
+        }
         area = by_code.get(row["code"])
         if area is None:
             area = Area.objects.create(code=row["code"], **values)

@@ -37,11 +37,16 @@ class Area(models.Model):
     lat = models.DecimalField(max_digits=9, decimal_places=6)
     lon = models.DecimalField(max_digits=9, decimal_places=6)
     rawan_level = models.PositiveSmallIntegerField(
-        _("rawan level"), choices=RawanLevel.choices, default=RawanLevel.NONE,
+        _("rawan level"),
+        choices=RawanLevel.choices,
+        default=RawanLevel.NONE,
         validators=[MaxValueValidator(3)],
     )
     rawan_set_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="+",
     )
     rawan_set_at = models.DateTimeField(null=True, blank=True)

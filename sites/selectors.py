@@ -35,7 +35,8 @@ def kelurahan_at(*, lat, lon) -> Area:
     lat = _coordinate(lat, "lat", -90, 90)
     lon = _coordinate(lon, "lon", -180, 180)
     outside = OutsideJakarta(
-        _("This location (%(lat).5f, %(lon).5f) is outside DKI Jakarta.") % {"lat": lat, "lon": lon},
+        _("This location (%(lat).5f, %(lon).5f) is outside DKI Jakarta.")
+        % {"lat": lat, "lon": lon},
         code="outside_jakarta",
     )
     if not (_LAT_RANGE[0] <= lat <= _LAT_RANGE[1] and _LON_RANGE[0] <= lon <= _LON_RANGE[1]):

@@ -19,8 +19,12 @@ def _kota_of(area: Area) -> int | None:
 @transaction.atomic
 def area_set_rawan(*, area: Area, actor, level: int, reason: str) -> Area:
     """An officer sets how crime-prone (rawan) a kelurahan is, 0-3, with a reason."""
-    if not (is_city_officer(actor) or (is_sudin_officer(actor) and _kota_of(area) == actor.kota_id)):
-        raise PermissionDenied(_("Only a Kominfotik officer for this area can set its rawan level."))
+    if not (
+        is_city_officer(actor) or (is_sudin_officer(actor) and _kota_of(area) == actor.kota_id)
+    ):
+        raise PermissionDenied(
+            _("Only a Kominfotik officer for this area can set its rawan level.")
+        )
     if area.level != AreaLevel.VILLAGE:
         raise ServiceError(_("Rawan levels are set per kelurahan."), field="level")
     if level not in RawanLevel.values:
@@ -30,10 +34,16 @@ def area_set_rawan(*, area: Area, actor, level: int, reason: str) -> Area:
     locked = Area.objects.select_for_update().get(pk=area.pk)
     old = locked.rawan_level
     now = timezone.now()
-    Area.objects.filter(pk=locked.pk).update(rawan_level=level, rawan_set_by=actor, rawan_set_at=now)
+    Area.objects.filter(pk=locked.pk).update(
+        rawan_level=level, rawan_set_by=actor, rawan_set_at=now
+    )
     RawanLevelChange.objects.create(
-        area=locked, actor=actor, old_status=str(old), new_status=str(level),
-        reason=reason.strip(), created_at=now,
+        area=locked,
+        actor=actor,
+        old_status=str(old),
+        new_status=str(level),
+        reason=reason.strip(),
+        created_at=now,
     )
     area.rawan_level, area.rawan_set_by, area.rawan_set_at = level, actor, now
     return area

@@ -63,3 +63,16 @@ def areas_after_flush(transactional_db):
 
     if not Area.objects.exists():
         load_areas()
+
+
+def database_url(settings_dict: dict, name: str | None = None) -> str:
+    """A DATABASE_URL for a child process (worker, manage.py) pointing at the given database."""
+    from urllib.parse import quote
+
+    host = quote(settings_dict["HOST"] or "localhost", safe="")
+    password = f":{quote(settings_dict['PASSWORD'], safe='')}" if settings_dict["PASSWORD"] else ""
+    port = f":{settings_dict['PORT']}" if settings_dict["PORT"] else ""
+    return (
+        f"postgres://{quote(settings_dict['USER'], safe='')}{password}@{host}{port}/"
+        f"{name or settings_dict['NAME']}"
+    )

@@ -47,8 +47,9 @@ def kelurahan(code: str = "31.71.01.1001") -> Area:
     return Area.objects.get(code=code)
 
 
-def make_partner(owner=None, *, kind=PartnerKind.BUSINESS, kelurahan_code="31.71.01.1001",
-                 **overrides):
+def make_partner(
+    owner=None, *, kind=PartnerKind.BUSINESS, kelurahan_code="31.71.01.1001", **overrides
+):
     """A registered partner with `owner` (created if not given) as its owner member."""
     owner = owner or UserFactory()
     fields = {
@@ -61,8 +62,9 @@ def make_partner(owner=None, *, kind=PartnerKind.BUSINESS, kelurahan_code="31.71
         "contact_phone": "+62215550100",
     }
     if kind == PartnerKind.COMMUNITY:
-        fields.update(community_type="rt_rw", rt_number="001", rw_number="005",
-                      sk_number="SK/001/2026")
+        fields.update(
+            community_type="rt_rw", rt_number="001", rw_number="005", sk_number="SK/001/2026"
+        )
     else:
         fields.update(legal_name=fields["name"], nib=str(next(_nib)), npwp=str(next(_npwp)))
     fields.update(overrides)
