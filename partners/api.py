@@ -10,7 +10,7 @@ from django.http import FileResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
@@ -47,8 +47,9 @@ from portal.roles import is_officer, is_operator
 
 def _visible_partner(request: Request, partner_id: int) -> Partner:
     """The partner named in a request body, if the user may see it; 404 like any other object."""
-    return get_scoped_or_404(request.user, Partner.objects.select_related("kelurahan__parent"),
-                             pk=partner_id)
+    return get_scoped_or_404(
+        request.user, Partner.objects.select_related("kelurahan__parent"), pk=partner_id
+    )
 
 
 def _reason(request: Request) -> str:
@@ -70,11 +71,16 @@ _DECISION = {
 
 # --- Partners -------------------------------------------------------------------------------
 
+
 @extend_schema_view(
-    create=extend_schema(request=PartnerWriteSerializer, responses={201: PartnerSerializer},
-                         summary=_("Register a partner; you become its owner")),
-    partial_update=extend_schema(request=PartnerWriteSerializer,
-                                 responses={200: PartnerSerializer}),
+    create=extend_schema(
+        request=PartnerWriteSerializer,
+        responses={201: PartnerSerializer},
+        summary=_("Register a partner; you become its owner"),
+    ),
+    partial_update=extend_schema(
+        request=PartnerWriteSerializer, responses={200: PartnerSerializer}
+    ),
 )
 class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Partner.objects.select_related("kelurahan__parent__parent")
@@ -93,8 +99,9 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
         partner = self.get_object()
         serializer = PartnerWriteSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        partner = services.partner_update(partner=partner, actor=request.user,
-                                          **serializer.validated_data)
+        partner = services.partner_update(
+            partner=partner, actor=request.user, **serializer.validated_data
+        )
         return Response(PartnerSerializer(partner).data)
 
     def _decide(self, request: Request, service) -> Response:
@@ -130,10 +137,13 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedVie
 
 # --- Members and invitations ----------------------------------------------------------------
 
+
 @extend_schema_view(
-    partial_update=extend_schema(request=MembershipRoleSerializer,
-                                 responses={200: MembershipSerializer},
-                                 summary=_("Change a member's role (owners only)")),
+    partial_update=extend_schema(
+        request=MembershipRoleSerializer,
+        responses={200: MembershipSerializer},
+        summary=_("Change a member's role (owners only)"),
+    ),
     destroy=extend_schema(summary=_("Remove a member (owners), or leave the partner yourself")),
 )
 class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -158,8 +168,11 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
 
 @extend_schema_view(
     list=extend_schema(summary=_("Pending invitations")),
-    create=extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer},
-                         summary=_("Invite someone by email (owners only)")),
+    create=extend_schema(
+        request=InvitationCreateSerializer,
+        responses={201: InvitationSerializer},
+        summary=_("Invite someone by email (owners only)"),
+    ),
 )
 class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = Invitation.objects.filter(
@@ -174,8 +187,10 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         invitation = services.invitation_create(
-            partner=_visible_partner(request, data["partner"]), actor=request.user,
-            email=data["email"], role=data["role"],
+            partner=_visible_partner(request, data["partner"]),
+            actor=request.user,
+            email=data["email"],
+            role=data["role"],
         )
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
@@ -186,7 +201,8 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
         return Response(InvitationSerializer(invitation).data)
 
     @extend_schema(
-        request=InvitationAcceptSerializer, responses={200: MembershipSerializer},
+        request=InvitationAcceptSerializer,
+        responses={200: MembershipSerializer},
         summary=_("Accept an invitation sent to your email address"),
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
@@ -195,19 +211,23 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Scoped
         # the service checks that it was sent to the signed-in user's address.
         serializer = InvitationAcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        membership = services.invitation_accept(token=serializer.validated_data["token"],
-                                                user=request.user)
+        membership = services.invitation_accept(
+            token=serializer.validated_data["token"], user=request.user
+        )
         return Response(MembershipSerializer(membership).data)
 
 
 # --- Documents ------------------------------------------------------------------------------
 
+
 @extend_schema_view(
-    create=extend_schema(request={"multipart/form-data": DocumentUploadSerializer},
-                         responses={201: DocumentSerializer},
-                         summary=_("Upload a supporting PDF")),
+    create=extend_schema(
+        request={"multipart/form-data": DocumentUploadSerializer},
+        responses={201: DocumentSerializer},
+        summary=_("Upload a supporting PDF"),
+    ),
 )
-class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = PartnerDocument.objects.select_related("uploaded_by")
     serializer_class = DocumentSerializer
     filterset_class = DocumentFilter
@@ -227,20 +247,28 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         document = services.document_upload(
-            partner=_visible_partner(request, data["partner"]), actor=request.user,
-            kind=data["kind"], upload=data["file"],
+            partner=_visible_partner(request, data["partner"]),
+            actor=request.user,
+            kind=data["kind"],
+            upload=data["file"],
         )
         body = DocumentSerializer(document, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={
-        (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description=_("The PDF")),
-    })
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description=_("The PDF")
+            ),
+        }
+    )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk=None) -> FileResponse:
         document = self.get_object()
         response = FileResponse(
-            document.file.open("rb"), as_attachment=True, filename=document.original_name,
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=document.original_name,
             content_type="application/pdf",
         )
         response["X-Content-Type-Options"] = "nosniff"
@@ -261,9 +289,11 @@ _NETWORK_DECISION = {
 
 
 @extend_schema_view(
-    create=extend_schema(request=CameraNetworkRequestSerializer,
-                         responses={201: CameraNetworkSerializer},
-                         summary=_("Propose a camera network (CIDR and ports)")),
+    create=extend_schema(
+        request=CameraNetworkRequestSerializer,
+        responses={201: CameraNetworkSerializer},
+        summary=_("Propose a camera network (CIDR and ports)"),
+    ),
 )
 class CameraNetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     queryset = CameraNetwork.objects.select_related("partner")
@@ -277,8 +307,11 @@ class CameraNetworkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sco
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         network = services.network_request(
-            partner=_visible_partner(request, data["partner"]), actor=request.user,
-            cidr=data["cidr"], ports=data["ports"], description=data["description"],
+            partner=_visible_partner(request, data["partner"]),
+            actor=request.user,
+            cidr=data["cidr"],
+            ports=data["ports"],
+            description=data["description"],
         )
         return Response(CameraNetworkSerializer(network).data, status=status.HTTP_201_CREATED)
 

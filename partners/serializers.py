@@ -40,6 +40,7 @@ class UserRefSerializer(serializers.Serializer):
 
 # --- Partners -------------------------------------------------------------------------------
 
+
 class PartnerSerializer(serializers.ModelSerializer):
     kelurahan = PartnerAreaSerializer(read_only=True)
     kecamatan = PartnerAreaSerializer(source="kelurahan.parent", read_only=True)
@@ -48,10 +49,28 @@ class PartnerSerializer(serializers.ModelSerializer):
     class Meta:
         model = Partner
         fields = [
-            "id", "kind", "name", "legal_name", "nib", "npwp", "community_type", "rt_number",
-            "rw_number", "sk_number", "kelurahan", "kecamatan", "kota", "address",
-            "contact_name", "contact_email", "contact_phone", "website", "status",
-            "status_changed_at", "created_at", "updated_at",
+            "id",
+            "kind",
+            "name",
+            "legal_name",
+            "nib",
+            "npwp",
+            "community_type",
+            "rt_number",
+            "rw_number",
+            "sk_number",
+            "kelurahan",
+            "kecamatan",
+            "kota",
+            "address",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "website",
+            "status",
+            "status_changed_at",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 
@@ -62,18 +81,29 @@ class PartnerWriteSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PartnerKind.choices)
     name = serializers.CharField(max_length=200)
     legal_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    nib = serializers.CharField(max_length=20, required=False, allow_blank=True,
-                                help_text=_("Legal entities: 13 digits."))
-    npwp = serializers.CharField(max_length=32, required=False, allow_blank=True,
-                                 help_text=_("Legal entities: 16 digits; dots and dashes allowed."))
-    community_type = serializers.ChoiceField(choices=CommunityType.choices, required=False,
-                                             allow_blank=True)
+    nib = serializers.CharField(
+        max_length=20, required=False, allow_blank=True, help_text=_("Legal entities: 13 digits.")
+    )
+    npwp = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text=_("Legal entities: 16 digits; dots and dashes allowed."),
+    )
+    community_type = serializers.ChoiceField(
+        choices=CommunityType.choices, required=False, allow_blank=True
+    )
     rt_number = serializers.CharField(max_length=3, required=False, allow_blank=True)
     rw_number = serializers.CharField(max_length=3, required=False, allow_blank=True)
-    sk_number = serializers.CharField(max_length=100, required=False, allow_blank=True,
-                                      help_text=_("Community groups: the decree (SK) number."))
+    sk_number = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text=_("Community groups: the decree (SK) number."),
+    )
     kelurahan = serializers.SlugRelatedField(
-        slug_field="code", queryset=_kelurahan_queryset(),
+        slug_field="code",
+        queryset=_kelurahan_queryset(),
         help_text=_("Kemendagri code of the kelurahan, e.g. 31.71.01.1001."),
     )
     address = serializers.CharField()
@@ -102,6 +132,7 @@ class ReasonSerializer(serializers.Serializer):
 
 
 # --- Members and invitations ----------------------------------------------------------------
+
 
 class MembershipSerializer(serializers.ModelSerializer):
     user = UserRefSerializer(read_only=True)
@@ -141,6 +172,7 @@ class InvitationAcceptSerializer(serializers.Serializer):
 
 # --- Documents ------------------------------------------------------------------------------
 
+
 class DocumentSerializer(serializers.ModelSerializer):
     """Metadata only: where the file is stored is none of the client's business."""
 
@@ -149,8 +181,17 @@ class DocumentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PartnerDocument
-        fields = ["id", "partner", "kind", "original_name", "size", "sha256", "uploaded_by",
-                  "uploaded_at", "download_url"]
+        fields = [
+            "id",
+            "partner",
+            "kind",
+            "original_name",
+            "size",
+            "sha256",
+            "uploaded_by",
+            "uploaded_at",
+            "download_url",
+        ]
         read_only_fields = fields
 
 
@@ -162,11 +203,20 @@ class DocumentUploadSerializer(serializers.Serializer):
 
 # --- Camera networks ------------------------------------------------------------------------
 
+
 class CameraNetworkSerializer(serializers.ModelSerializer):
     class Meta:
         model = CameraNetwork
-        fields = ["id", "partner", "cidr", "ports", "description", "status", "created_at",
-                  "decided_at"]
+        fields = [
+            "id",
+            "partner",
+            "cidr",
+            "ports",
+            "description",
+            "status",
+            "created_at",
+            "decided_at",
+        ]
         read_only_fields = fields
 
 
@@ -174,5 +224,6 @@ class CameraNetworkRequestSerializer(serializers.Serializer):
     partner = serializers.IntegerField()
     cidr = serializers.CharField(max_length=64, help_text=_("e.g. 10.20.0.0/24"))
     ports = serializers.ListField(child=serializers.IntegerField(), allow_empty=True)
-    description = serializers.CharField(max_length=200, required=False, allow_blank=True,
-                                        default="")
+    description = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default=""
+    )

@@ -207,7 +207,10 @@ def partner_suspend(*, partner: Partner, actor, reason: str) -> Partner:
 def partner_reinstate(*, partner: Partner, actor, reason: str) -> Partner:
     # Only a suspended partner is reinstated: a registered one must go through verification.
     return _partner_transition(
-        partner=partner, actor=actor, to=PartnerStatus.VERIFIED, reason=reason,
+        partner=partner,
+        actor=actor,
+        to=PartnerStatus.VERIFIED,
+        reason=reason,
         allowed={PartnerStatus.SUSPENDED: {PartnerStatus.VERIFIED}},
     )
 

@@ -5,7 +5,9 @@ import re
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-_NIB = re.compile(r"^\d{13}$")
+# ASCII digits only and the whole string: `\d` alone takes Arabic-Indic digits, `$` a trailing "\n".
+_NIB = re.compile(r"\d{13}", re.ASCII)
+_NPWP = re.compile(r"\d{16}", re.ASCII)
 _NPWP_SEPARATORS = re.compile(r"[\s.\-]")
 
 
@@ -16,14 +18,14 @@ def normalize_npwp(value: str) -> str:
 
 def validate_nib(value: str) -> None:
     """Nomor Induk Berusaha from OSS: exactly 13 digits."""
-    if not _NIB.match(value or ""):
+    if not _NIB.fullmatch(value or ""):
         raise ValidationError(_("NIB must be exactly 13 digits."), code="invalid_nib")
 
 
 def validate_npwp(value: str) -> None:
     """NPWP since 2024 (PMK 112/2022): exactly 16 digits; separators are allowed on input."""
     digits = normalize_npwp(value)
-    if not re.fullmatch(r"\d{16}", digits):
+    if not _NPWP.fullmatch(digits):
         raise ValidationError(_("NPWP must be exactly 16 digits."), code="invalid_npwp")
 
 

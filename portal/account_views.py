@@ -22,15 +22,21 @@ def register(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             user = services.user_register(
-                username=data["username"], email=data["email"], full_name=data["full_name"],
-                password=data["password"], language=translation.get_language(),
+                username=data["username"],
+                email=data["email"],
+                full_name=data["full_name"],
+                password=data["password"],
+                language=translation.get_language(),
             )
         except ServiceError as error:
             add_service_error(form, error)
         else:
             # Several backends are configured; the new account signs in with the model one.
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, _("Welcome, %(name)s. Your account is ready.")
-                             % {"name": user.full_name or user.username})
+            messages.success(
+                request,
+                _("Welcome, %(name)s. Your account is ready.")
+                % {"name": user.full_name or user.username},
+            )
             return redirect("dashboard")
     return render(request, "registration/register.html", {"form": form})

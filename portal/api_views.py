@@ -41,8 +41,9 @@ class ObtainTokenView(APIView):
         responses={
             200: TokenSerializer,
             400: OpenApiResponse(ErrorSerializer, description=gettext_lazy("Wrong credentials.")),
-            429: OpenApiResponse(ErrorSerializer,
-                                 description=gettext_lazy("Too many failed attempts.")),
+            429: OpenApiResponse(
+                ErrorSerializer, description=gettext_lazy("Too many failed attempts.")
+            ),
         },
         auth=[],
     )
@@ -56,14 +57,19 @@ class ObtainTokenView(APIView):
         if getattr(request, "axes_locked_out", False):
             minutes = round(settings.AXES_COOLOFF_TIME * 60)
             return Response(
-                {"detail": _("Too many failed sign-in attempts. Try again in %(n)d minutes.")
-                 % {"n": minutes}, "code": "locked_out"},
+                {
+                    "detail": _("Too many failed sign-in attempts. Try again in %(n)d minutes.")
+                    % {"n": minutes},
+                    "code": "locked_out",
+                },
                 status=status.HTTP_429_TOO_MANY_REQUESTS,
             )
         if user is None:
             return Response(
-                {"detail": _("Unable to sign in with this username and password."),
-                 "code": "invalid_credentials"},
+                {
+                    "detail": _("Unable to sign in with this username and password."),
+                    "code": "invalid_credentials",
+                },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         token, _created = Token.objects.get_or_create(user=user)
@@ -94,9 +100,16 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         user = request.user
-        body = MeSerializer({
-            "id": user.pk, "username": user.username, "email": user.email,
-            "full_name": user.full_name, "language": user.language, "kota": user.kota,
-            "roles": sorted(role_names(user)), "memberships": memberships_of(user=user),
-        }).data
+        body = MeSerializer(
+            {
+                "id": user.pk,
+                "username": user.username,
+                "email": user.email,
+                "full_name": user.full_name,
+                "language": user.language,
+                "kota": user.kota,
+                "roles": sorted(role_names(user)),
+                "memberships": memberships_of(user=user),
+            }
+        ).data
         return Response(body)

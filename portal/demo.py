@@ -7,27 +7,9 @@ from django.db import transaction
 
 from partners import services as partner_services
 from partners.models import MemberRole, Membership, Partner, PartnerKind, PartnerStatus
+from portal.demo_logins import DEMO_PASSWORD
 from portal.roles import Role, ensure_role_groups
 from sites.models import Area
-
-DEMO_PASSWORD = "demo-password-2026"
-
-# (username, what the login shows) — printed by `make run` and listed in the README.
-DEMO_USERS = [
-    ("admin", "superuser (Django admin)"),
-    ("reviewer", "Kominfotik officer: technical reviewer"),
-    ("legal", "Kominfotik officer: legal reviewer"),
-    ("approver", "Kominfotik officer: approver"),
-    ("sudin.barat", "Sudin officer, Jakarta Barat only"),
-    ("operator", "NOC operator"),
-    ("warga", "resident"),
-    ("budi.toko", "owner of PT Toko Sejahtera Abadi (business, verified)"),
-    ("sari.toko", "staff of PT Toko Sejahtera Abadi"),
-    ("tiang.owner", "owner of PT Tiang Nusantara Jaya (pole owner, verified)"),
-    ("teknisi.tiang", "technician of PT Tiang Nusantara Jaya"),
-    ("griya.owner", "owner of PT Griya Kencana Properti (developer, registered)"),
-    ("rw05.ketua", "owner of RW 05 Kembangan Utara (community group)"),
-]
 
 _ROLE_OF = {
     "reviewer": Role.OFFICER_REVIEWER,
@@ -150,3 +132,24 @@ def seed_demo() -> None:
             partner_services.partner_verify(
                 partner=partner, actor=approver, reason="Demo: documents checked."
             )
+        _seed_networks(partner, owner=_user(owner), approver=approver, verified=status)
+
+
+# Camera networks per demo partner: (CIDR, ports, approved?). Private ranges only.
+_NETWORKS = {
+    "PT Toko Sejahtera Abadi": [("10.71.1.0/24", [80, 554], True)],
+    "PT Tiang Nusantara Jaya": [
+        ("10.74.0.0/22", [80, 554, 8000], True),
+        ("10.74.8.0/24", [554], False),
+    ],
+    "RW 05 Kembangan Utara": [("192.168.105.0/24", [80, 554], False)],
+}
+
+
+def _seed_networks(partner, *, owner, approver, verified) -> None:
+    for cidr, ports, approve in _NETWORKS.get(partner.name, []):
+        network = partner_services.network_request(
+            partner=partner, actor=owner, cidr=cidr, ports=ports, description="Demo network"
+        )
+        if approve and verified == PartnerStatus.VERIFIED:
+            partner_services.network_approve(network=network, actor=approver)

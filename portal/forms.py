@@ -24,7 +24,8 @@ class RegistrationForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     full_name = forms.CharField(
-        label=_("Full name"), max_length=150,
+        label=_("Full name"),
+        max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = forms.EmailField(

@@ -15,6 +15,7 @@ import sys
 import time
 
 from portal import embedded_db
+from portal.demo_logins import DEMO_PASSWORD, DEMO_USERS
 
 BASE_DIR = embedded_db.BASE_DIR
 PYTHON = sys.executable
@@ -65,17 +66,6 @@ def run() -> int:
         ],
         "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info"],
     }
-    children = {
-        name: subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True)
-        for name, cmd in commands.items()
-    }
-    _say(f"Portal running at http://{host}:{port}/  (API docs: /api/docs/)")
-    _say("Demo logins (password for all: demo-password-2026):")
-    from portal.demo import DEMO_USERS
-
-    for username, description in DEMO_USERS:
-        _say(f"  {username:<20} {description}")
-    _say("Press Ctrl-C to stop everything.")
     stopping = False
 
     def _stop(*_args):
@@ -84,8 +74,17 @@ def run() -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    children: dict[str, subprocess.Popen] = {}
     exit_code = 0
     try:
+        for name, cmd in commands.items():
+            # Own process groups: Ctrl-C reaches only us, and we stop each child cleanly.
+            children[name] = subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True)
+        _say(f"Portal running at http://{host}:{port}/  (API docs: /api/docs/)")
+        _say(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, description in DEMO_USERS:
+            _say(f"  {username:<20} {description}")
+        _say("Press Ctrl-C to stop everything.")
         while not stopping:
             for name, child in children.items():
                 if child.poll() is not None:
@@ -94,19 +93,24 @@ def run() -> int:
                     stopping = True
             time.sleep(0.5)
     finally:
-        for child in children.values():
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+        _stop_children(children)
         if started_db:
             embedded_db.stop()
         _say("Stopped.")
     return exit_code
+
+
+def _stop_children(children: dict[str, subprocess.Popen]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            # Only the leader: Celery's warm shutdown stops its own pool processes.
+            child.terminate()
+    deadline = time.monotonic() + 15
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
 
 
 def test(pytest_args: list[str]) -> int:

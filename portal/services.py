@@ -30,9 +30,7 @@ def user_register(
     if user_model.objects.filter(username__iexact=username).exists():
         raise ServiceError(_("This username is already taken."), field="username")
     if user_model.objects.filter(email__iexact=email).exists():
-        raise ServiceError(
-            _("An account with this email address already exists."), field="email"
-        )
+        raise ServiceError(_("An account with this email address already exists."), field="email")
     if language not in dict(settings.LANGUAGES):
         language = settings.LANGUAGE_CODE
     user = user_model(

@@ -19,9 +19,11 @@ def dashboard(request):
     context = {
         "memberships": partner_selectors.memberships_of(user=user),
         "pending_partners": partner_selectors.partners_awaiting_verification(user=user)
-        if is_officer(user) else None,
+        if is_officer(user)
+        else None,
         "pending_networks": partner_selectors.networks_awaiting_approval(user=user)
-        if is_officer(user) else None,
+        if is_officer(user)
+        else None,
     }
     return render(request, "portal/dashboard.html", context)
 

@@ -25,8 +25,9 @@ from sites.serializers import (
 
 class AreaFilter(django_filters.FilterSet):
     level = django_filters.ChoiceFilter(choices=AreaLevel.choices)
-    parent = django_filters.CharFilter(field_name="parent__code",
-                                       label="Parent area (Kemendagri code, e.g. 31.71)")
+    parent = django_filters.CharFilter(
+        field_name="parent__code", label="Parent area (Kemendagri code, e.g. 31.71)"
+    )
 
     class Meta:
         model = Area
@@ -63,14 +64,17 @@ class AreaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def locate(self, request: Request) -> Response:
         query = LocateQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        kelurahan = selectors.kelurahan_at(lat=query.validated_data["lat"],
-                                           lon=query.validated_data["lon"])
+        kelurahan = selectors.kelurahan_at(
+            lat=query.validated_data["lat"], lon=query.validated_data["lon"]
+        )
         return Response(LocatedAreaSerializer(kelurahan).data)
 
     @extend_schema(
         request=RawanSerializer,
-        responses={200: AreaSerializer,
-                   403: OpenApiResponse(description=_("Not an officer for this area."))},
+        responses={
+            200: AreaSerializer,
+            403: OpenApiResponse(description=_("Not an officer for this area.")),
+        },
         summary=_("Set how crime-prone (rawan) a kelurahan is"),
     )
     @action(detail=True, methods=["post"])
@@ -78,7 +82,8 @@ class AreaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         serializer = RawanSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         area = services.area_set_rawan(
-            area=self.get_object(), actor=request.user,
+            area=self.get_object(),
+            actor=request.user,
             level=serializer.validated_data["rawan_level"],
             reason=serializer.validated_data["reason"],
         )

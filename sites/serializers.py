@@ -13,13 +13,22 @@ class AreaRefSerializer(serializers.Serializer):
 
 
 class AreaSerializer(serializers.ModelSerializer):
-    parent_code = serializers.CharField(source="parent.code", read_only=True, allow_null=True,
-                                        default=None)
+    parent_code = serializers.CharField(
+        source="parent.code", read_only=True, allow_null=True, default=None
+    )
 
     class Meta:
         model = Area
-        fields = ["code", "name", "level", "parent_code", "lat", "lon", "rawan_level",
-                  "rawan_set_at"]
+        fields = [
+            "code",
+            "name",
+            "level",
+            "parent_code",
+            "lat",
+            "lon",
+            "rawan_level",
+            "rawan_set_at",
+        ]
         read_only_fields = fields
 
 

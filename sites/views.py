@@ -23,16 +23,23 @@ def area_list(request: HttpRequest) -> HttpResponse:
     if kota is not None:
         villages = villages.filter(parent__parent=kota)
     # Ordered by Kemendagri code, so the template can regroup by kota, then kecamatan.
-    return render(request, "sites/area_list.html", {
-        "form": form, "kota": kota, "villages": villages.order_by("code"),
-    })
+    return render(
+        request,
+        "sites/area_list.html",
+        {
+            "form": form,
+            "kota": kota,
+            "villages": villages.order_by("code"),
+        },
+    )
 
 
 @login_required
 def kelurahan_detail(request: HttpRequest, code: str) -> HttpResponse:
     area = get_object_or_404(
         Area.objects.select_related("parent__parent", "rawan_set_by"),
-        code=code, level=AreaLevel.VILLAGE,
+        code=code,
+        level=AreaLevel.VILLAGE,
     )
     officer = is_officer(request.user)
     if request.method == "POST" and not officer:
@@ -40,20 +47,30 @@ def kelurahan_detail(request: HttpRequest, code: str) -> HttpResponse:
     form = RawanForm(request.POST or None, initial={"rawan_level": area.rawan_level})
     if request.method == "POST" and form.is_valid():
         try:
-            services.area_set_rawan(area=area, actor=request.user,
-                                    level=form.cleaned_data["rawan_level"],
-                                    reason=form.cleaned_data["reason"])
+            services.area_set_rawan(
+                area=area,
+                actor=request.user,
+                level=form.cleaned_data["rawan_level"],
+                reason=form.cleaned_data["reason"],
+            )
         except ServiceError as error:
             add_service_error(form, error)
         else:
-            messages.success(request, _("The rawan level of %(name)s is now “%(level)s”.")
-                             % {"name": area.name, "level": area.get_rawan_level_display()})
+            messages.success(
+                request,
+                _("The rawan level of %(name)s is now “%(level)s”.")
+                % {"name": area.name, "level": area.get_rawan_level_display()},
+            )
             return redirect("sites:kelurahan-detail", code=area.code)
-    return render(request, "sites/kelurahan_detail.html", {
-        "area": area,
-        "history": area.rawan_changes.select_related("actor").order_by("-created_at", "-id"),
-        "form": form if officer else None,
-    })
+    return render(
+        request,
+        "sites/kelurahan_detail.html",
+        {
+            "area": area,
+            "history": area.rawan_changes.select_related("actor").order_by("-created_at", "-id"),
+            "form": form if officer else None,
+        },
+    )
 
 
 @login_required
@@ -62,8 +79,9 @@ def locate(request: HttpRequest) -> HttpResponse:
     area = None
     if form.is_valid():
         try:
-            area = selectors.kelurahan_at(lat=form.cleaned_data["lat"],
-                                          lon=form.cleaned_data["lon"])
+            area = selectors.kelurahan_at(
+                lat=form.cleaned_data["lat"], lon=form.cleaned_data["lon"]
+            )
         except ServiceError as error:
             add_service_error(form, error)
     return render(request, "sites/locate.html", {"form": form, "area": area})

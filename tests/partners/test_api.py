@@ -26,8 +26,10 @@ def private_storage(settings, tmp_path):
     """Uploaded files land in a fresh directory per test, so 'nothing stored' can be checked."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": tmp_path, "base_url": None}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path, "base_url": None},
+        },
     }
     return tmp_path
 
@@ -44,13 +46,18 @@ def error_fields(response) -> set[str]:
 
 def make_children(partner, owner) -> dict[str, int]:
     """One of each partner-owned row, made through the services."""
-    invitation = services.invitation_create(partner=partner, actor=owner,
-                                            email=f"invitee{partner.pk}@example.test",
-                                            role=MemberRole.STAFF)
-    document = services.document_upload(partner=partner, actor=owner, kind="deed",
-                                        upload=pdf_upload())
-    network = services.network_request(partner=partner, actor=owner,
-                                       cidr=f"10.{partner.pk % 250}.0.0/24", ports=[554])
+    invitation = services.invitation_create(
+        partner=partner,
+        actor=owner,
+        email=f"invitee{partner.pk}@example.test",
+        role=MemberRole.STAFF,
+    )
+    document = services.document_upload(
+        partner=partner, actor=owner, kind="deed", upload=pdf_upload()
+    )
+    network = services.network_request(
+        partner=partner, actor=owner, cidr=f"10.{partner.pk % 250}.0.0/24", ports=[554]
+    )
     return {
         "partner": partner.pk,
         "membership": partner.memberships.get().pk,
@@ -85,8 +92,11 @@ DETAIL_REQUESTS = [
     ("delete", "/api/memberships/{membership}/", None),
     ("get", "/api/invitations/{invitation}/", None),
     ("post", "/api/invitations/{invitation}/revoke/", None),
-    ("post", "/api/invitations/", {"partner": "{partner}", "email": "spy@example.test",
-                                   "role": "owner"}),
+    (
+        "post",
+        "/api/invitations/",
+        {"partner": "{partner}", "email": "spy@example.test", "role": "owner"},
+    ),
     ("get", "/api/documents/{document}/", None),
     ("get", "/api/documents/{document}/download/", None),
     ("get", "/api/networks/{network}/", None),
@@ -99,8 +109,7 @@ DETAIL_REQUESTS = [
 
 
 @pytest.mark.parametrize(("method", "url", "body"), DETAIL_REQUESTS)
-def test_partner_api_other_partners_objects_answer_404(owner, partner, theirs, method, url,
-                                                       body):
+def test_partner_api_other_partners_objects_answer_404(owner, partner, theirs, method, url, body):
     if body is not None:
         body = {k: (v.format(**theirs) if isinstance(v, str) else v) for k, v in body.items()}
     response = getattr(api_as(owner), method)(url.format(**theirs), body, format="json")
@@ -115,11 +124,11 @@ def test_partner_api_other_partners_objects_answer_404(owner, partner, theirs, m
     assert not Invitation.objects.filter(email="spy@example.test").exists()
 
 
-def test_partner_api_document_upload_for_other_partner_answers_404(owner, theirs,
-                                                                   private_storage):
+def test_partner_api_document_upload_for_other_partner_answers_404(owner, theirs, private_storage):
     before = stored_files(private_storage)
     response = api_as(owner).post(
-        "/api/documents/", {"partner": theirs["partner"], "kind": "deed", "file": pdf_upload()},
+        "/api/documents/",
+        {"partner": theirs["partner"], "kind": "deed", "file": pdf_upload()},
         format="multipart",
     )
     assert response.status_code == 404
@@ -148,15 +157,25 @@ def test_partner_api_lists_contain_only_own_rows(owner, ours, theirs, kind):
         assert filtered.json()["results"] == []
 
 
-@pytest.mark.parametrize(("method", "url"), [
-    ("get", "/api/partners/"), ("post", "/api/partners/"), ("get", "/api/partners/{partner}/"),
-    ("post", "/api/partners/{partner}/verify/"), ("get", "/api/partners/{partner}/history/"),
-    ("get", "/api/memberships/"), ("delete", "/api/memberships/{membership}/"),
-    ("get", "/api/invitations/"), ("post", "/api/invitations/accept/"),
-    ("get", "/api/documents/"), ("get", "/api/documents/{document}/download/"),
-    ("get", "/api/networks/"), ("post", "/api/networks/{network}/approve/"),
-    ("get", "/api/me/"),
-])
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/api/partners/"),
+        ("post", "/api/partners/"),
+        ("get", "/api/partners/{partner}/"),
+        ("post", "/api/partners/{partner}/verify/"),
+        ("get", "/api/partners/{partner}/history/"),
+        ("get", "/api/memberships/"),
+        ("delete", "/api/memberships/{membership}/"),
+        ("get", "/api/invitations/"),
+        ("post", "/api/invitations/accept/"),
+        ("get", "/api/documents/"),
+        ("get", "/api/documents/{document}/download/"),
+        ("get", "/api/networks/"),
+        ("post", "/api/networks/{network}/approve/"),
+        ("get", "/api/me/"),
+    ],
+)
 def test_partner_api_refuses_anonymous(api, ours, method, url):
     response = getattr(api, method)(url.format(**ours))
     assert response.status_code in (401, 403)
@@ -164,6 +183,7 @@ def test_partner_api_refuses_anonymous(api, ours, method, url):
 
 
 # --- Officers -------------------------------------------------------------------------------
+
 
 def test_partner_api_city_officer_sees_every_partner(approver, partner, other_partner):
     response = api_as(approver).get("/api/partners/")
@@ -212,12 +232,19 @@ def test_partner_api_filters_by_kota_kind_and_search(approver, barat_and_pusat):
 
 # --- Registration and edits -----------------------------------------------------------------
 
+
 def registration(**overrides) -> dict:
     body = {
-        "kind": "business", "name": "PT Kamera Sejahtera", "legal_name": "PT Kamera Sejahtera",
-        "nib": "9120001234567", "npwp": "0123.4567.8901.2345", "kelurahan": "31.71.01.1001",
-        "address": "Jl. Merdeka No. 1", "contact_name": "Budi",
-        "contact_email": "budi@example.test", "contact_phone": "+62215550100",
+        "kind": "business",
+        "name": "PT Kamera Sejahtera",
+        "legal_name": "PT Kamera Sejahtera",
+        "nib": "9120001234567",
+        "npwp": "0123.4567.8901.2345",
+        "kelurahan": "31.71.01.1001",
+        "address": "Jl. Merdeka No. 1",
+        "contact_name": "Budi",
+        "contact_email": "budi@example.test",
+        "contact_phone": "+62215550100",
     }
     body.update(overrides)
     return body
@@ -235,16 +262,21 @@ def test_partner_api_register_makes_caller_owner_and_normalises_npwp(owner):
     assert [(m["partner"], m["role"]) for m in me["memberships"]] == [(body["id"], "owner")]
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"nib": "12345"}, "nib"),
-    ({"nib": "91200012345678"}, "nib"),
-    ({"npwp": "01.234.567.8-901.234"}, "npwp"),
-    ({"legal_name": ""}, "legal_name"),
-    ({"kind": "community", "community_type": "rt_rw", "rw_number": "005", "sk_number": ""},
-     "sk_number"),
-    ({"kelurahan": "31.71"}, "kelurahan"),
-    ({"kelurahan": "99.99.99.9999"}, "kelurahan"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"nib": "12345"}, "nib"),
+        ({"nib": "91200012345678"}, "nib"),
+        ({"npwp": "01.234.567.8-901.234"}, "npwp"),
+        ({"legal_name": ""}, "legal_name"),
+        (
+            {"kind": "community", "community_type": "rt_rw", "rw_number": "005", "sk_number": ""},
+            "sk_number",
+        ),
+        ({"kelurahan": "31.71"}, "kelurahan"),
+        ({"kelurahan": "99.99.99.9999"}, "kelurahan"),
+    ],
+)
 def test_partner_api_register_rejects_invalid_identity(owner, overrides, field):
     response = api_as(owner).post("/api/partners/", registration(**overrides), format="json")
     assert response.status_code == 400
@@ -253,8 +285,13 @@ def test_partner_api_register_rejects_invalid_identity(owner, overrides, field):
 
 
 def test_partner_api_register_community_without_legal_identity(owner):
-    body = registration(kind="community", name="RW 05 Gambir", community_type="rt_rw",
-                        rw_number="005", sk_number="SK/005/2026")
+    body = registration(
+        kind="community",
+        name="RW 05 Gambir",
+        community_type="rt_rw",
+        rw_number="005",
+        sk_number="SK/005/2026",
+    )
     response = api_as(owner).post("/api/partners/", body, format="json")
     assert response.status_code == 201, response.content
     assert (response.json()["nib"], response.json()["npwp"]) == ("", "")
@@ -279,9 +316,11 @@ def test_partner_api_put_is_not_offered(partner, owner):
 
 # --- Verification ---------------------------------------------------------------------------
 
+
 def test_partner_api_verify_then_history_shows_who_and_why(partner, approver, owner):
-    response = api_as(approver).post(f"/api/partners/{partner.pk}/verify/",
-                                     {"reason": "Matches OSS."})
+    response = api_as(approver).post(
+        f"/api/partners/{partner.pk}/verify/", {"reason": "Matches OSS."}
+    )
     assert response.status_code == 200
     assert response.json()["status"] == "verified"
     history = api_as(owner).get(f"/api/partners/{partner.pk}/history/").json()
@@ -315,14 +354,18 @@ def test_partner_api_member_cannot_verify_own_partner(partner, owner):
 
 def test_partner_api_suspend_and_reinstate(partner, approver):
     client = api_as(approver)
-    for action, expected in [("verify", "verified"), ("suspend", "suspended"),
-                             ("reinstate", "verified")]:
+    for action, expected in [
+        ("verify", "verified"),
+        ("suspend", "suspended"),
+        ("reinstate", "verified"),
+    ]:
         response = client.post(f"/api/partners/{partner.pk}/{action}/", {"reason": action})
         assert response.json()["status"] == expected
 
 
-def test_partner_api_status_email_goes_to_owner(partner, approver, owner, mailoutbox,
-                                                django_capture_on_commit_callbacks):
+def test_partner_api_status_email_goes_to_owner(
+    partner, approver, owner, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         api_as(approver).post(f"/api/partners/{partner.pk}/verify/", {"reason": "Matches OSS."})
     assert owner.email in {address for message in mailoutbox for address in message.to}
@@ -330,8 +373,10 @@ def test_partner_api_status_email_goes_to_owner(partner, approver, owner, mailou
 
 # --- Members and invitations ----------------------------------------------------------------
 
-def test_invitation_api_invite_and_accept(partner, owner, mailoutbox,
-                                          django_capture_on_commit_callbacks):
+
+def test_invitation_api_invite_and_accept(
+    partner, owner, mailoutbox, django_capture_on_commit_callbacks
+):
     invitee = factories.UserFactory(email="new.staff@example.test")
     with django_capture_on_commit_callbacks(execute=True):
         response = api_as(owner).post(
@@ -345,8 +390,9 @@ def test_invitation_api_invite_and_accept(partner, owner, mailoutbox,
     assert str(token) in mailoutbox[0].body
 
     stranger = factories.UserFactory()
-    assert api_as(stranger).post("/api/invitations/accept/", {"token": str(token)}
-                                 ).status_code == 403
+    assert (
+        api_as(stranger).post("/api/invitations/accept/", {"token": str(token)}).status_code == 403
+    )
     accepted = api_as(invitee).post("/api/invitations/accept/", {"token": str(token)})
     assert accepted.status_code == 200
     assert (accepted.json()["partner"], accepted.json()["role"]) == (partner.pk, "staff")
@@ -358,8 +404,9 @@ def test_invitation_api_invite_and_accept(partner, owner, mailoutbox,
 def test_invitation_api_accept_with_bad_token_is_400(owner):
     client = api_as(owner)
     assert client.post("/api/invitations/accept/", {"token": "nope"}).status_code == 400
-    response = client.post("/api/invitations/accept/",
-                           {"token": "00000000-0000-0000-0000-000000000000"})
+    response = client.post(
+        "/api/invitations/accept/", {"token": "00000000-0000-0000-0000-000000000000"}
+    )
     assert response.status_code == 400
     assert "not valid" in response.json()["detail"]
 
@@ -396,9 +443,11 @@ def test_membership_api_last_owner_cannot_leave(partner, owner):
 
 # --- Documents ------------------------------------------------------------------------------
 
+
 def upload(client, partner, file, kind="deed"):
-    return client.post("/api/documents/", {"partner": partner.pk, "kind": kind, "file": file},
-                       format="multipart")
+    return client.post(
+        "/api/documents/", {"partner": partner.pk, "kind": kind, "file": file}, format="multipart"
+    )
 
 
 def test_document_api_upload_hash_and_download_same_bytes(partner, owner):
@@ -426,13 +475,17 @@ def test_document_api_officer_downloads_but_operator_does_not(partner, owner, ap
     assert api_as(operator).get(url).status_code == 404
 
 
-@pytest.mark.parametrize(("name", "data", "message"), [
-    ("akta.docx", PDF_BYTES, "PDF"),
-    ("akta.pdf", b"MZ\x90\x00 not a pdf at all", "not a PDF"),
-    ("akta.pdf", PDF_BYTES * 4, "too large"),
-])
-def test_document_api_rejects_bad_files_and_stores_nothing(partner, owner, settings,
-                                                           private_storage, name, data, message):
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("akta.docx", PDF_BYTES, "PDF"),
+        ("akta.pdf", b"MZ\x90\x00 not a pdf at all", "not a PDF"),
+        ("akta.pdf", PDF_BYTES * 4, "too large"),
+    ],
+)
+def test_document_api_rejects_bad_files_and_stores_nothing(
+    partner, owner, settings, private_storage, name, data, message
+):
     settings.MAX_DOCUMENT_BYTES = len(PDF_BYTES) * 2
     response = upload(api_as(owner), partner, SimpleUploadedFile(name, data))
     assert response.status_code == 400
@@ -452,13 +505,17 @@ def test_document_api_technician_cannot_upload(partner):
 
 # --- Camera networks ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("cidr", "ports", "field"), [
-    ("not-a-network", [554], "cidr"),
-    ("10.1.2.3/24", [554], "cidr"),
-    ("10.0.0.0/8", [554], "cidr"),
-    ("10.1.2.0/24", [70000], "ports"),
-    ("10.1.2.0/24", [], "ports"),
-])
+
+@pytest.mark.parametrize(
+    ("cidr", "ports", "field"),
+    [
+        ("not-a-network", [554], "cidr"),
+        ("10.1.2.3/24", [554], "cidr"),
+        ("10.0.0.0/8", [554], "cidr"),
+        ("10.1.2.0/24", [70000], "ports"),
+        ("10.1.2.0/24", [], "ports"),
+    ],
+)
 def test_network_api_rejects_bad_requests(partner, owner, cidr, ports, field):
     response = api_as(owner).post(
         "/api/networks/", {"partner": partner.pk, "cidr": cidr, "ports": ports}, format="json"
@@ -471,7 +528,8 @@ def test_network_api_rejects_bad_requests(partner, owner, cidr, ports, field):
 def test_network_api_approve_requires_verified_partner(partner, owner, approver):
     created = api_as(owner).post(
         "/api/networks/",
-        {"partner": partner.pk, "cidr": "10.1.2.0/24", "ports": [554, 80, 554]}, format="json",
+        {"partner": partner.pk, "cidr": "10.1.2.0/24", "ports": [554, 80, 554]},
+        format="json",
     )
     assert created.status_code == 201
     assert created.json()["ports"] == [80, 554]
@@ -489,16 +547,19 @@ def test_network_api_approve_requires_verified_partner(partner, owner, approver)
     assert approved.json()["status"] == "approved"
     history = officer.get(f"/api/networks/{created.json()['id']}/history/").json()
     assert [(h["old_status"], h["new_status"]) for h in history] == [
-        ("", "pending"), ("pending", "approved")
+        ("", "pending"),
+        ("pending", "approved"),
     ]
 
 
 # --- Query counts ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("count", [3, 10])
 @pytest.mark.parametrize("as_officer", [True, False])
-def test_partner_api_list_queries_do_not_grow_with_rows(django_assert_max_num_queries, owner,
-                                                        approver, count, as_officer):
+def test_partner_api_list_queries_do_not_grow_with_rows(
+    django_assert_max_num_queries, owner, approver, count, as_officer
+):
     for _ in range(count):
         factories.make_partner(owner)
     client = api_as(approver if as_officer else owner)

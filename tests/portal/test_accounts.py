@@ -24,8 +24,12 @@ def english(client):
 
 def _register(client, **overrides):
     data = {
-        "username": "siti", "full_name": "Siti Rahmawati", "email": "siti@example.test",
-        "password": GOOD_PASSWORD, "password_confirm": GOOD_PASSWORD, **overrides,
+        "username": "siti",
+        "full_name": "Siti Rahmawati",
+        "email": "siti@example.test",
+        "password": GOOD_PASSWORD,
+        "password_confirm": GOOD_PASSWORD,
+        **overrides,
     }
     return client.post(reverse("register"), data)
 
@@ -35,6 +39,7 @@ def _login(client, username: str, password: str):
 
 
 # --- registration ---------------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_register_creates_resident_signs_in_and_opens_dashboard(client):
@@ -77,6 +82,7 @@ def test_register_refuses_an_email_already_used_in_another_case(client):
 
 
 # --- sign in, lockout, sign out -------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_login_with_right_password_opens_dashboard(client):
@@ -129,6 +135,7 @@ def test_dashboard_anonymous_redirects_to_login(client):
 
 # --- passwords ------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_password_reset_email_link_sets_a_new_password(client):
     user = factories.UserFactory(email="budi@example.test")
@@ -159,22 +166,32 @@ def test_password_reset_email_link_sets_a_new_password(client):
 def test_password_change_needs_the_old_password(client):
     user = factories.UserFactory()
     client.force_login(user)
-    response = client.post(reverse("password_change"), {
-        "old_password": "wrong", "new_password1": GOOD_PASSWORD, "new_password2": GOOD_PASSWORD,
-    })
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "wrong",
+            "new_password1": GOOD_PASSWORD,
+            "new_password2": GOOD_PASSWORD,
+        },
+    )
     assert response.status_code == 200
     user.refresh_from_db()
     assert user.check_password(factories.PASSWORD)
-    response = client.post(reverse("password_change"), {
-        "old_password": factories.PASSWORD, "new_password1": GOOD_PASSWORD,
-        "new_password2": GOOD_PASSWORD,
-    })
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": factories.PASSWORD,
+            "new_password1": GOOD_PASSWORD,
+            "new_password2": GOOD_PASSWORD,
+        },
+    )
     assert response.url == reverse("password_change_done")
     user.refresh_from_db()
     assert user.check_password(GOOD_PASSWORD)
 
 
 # --- language, home, dashboard --------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_language_defaults_to_indonesian_and_switches_to_english():
@@ -196,8 +213,9 @@ def test_home_offers_register_and_login_to_visitors(client):
 
 
 @pytest.mark.django_db
-def test_dashboard_lists_my_organisations_with_role_and_status(client, owner, partner,
-                                                              other_partner):
+def test_dashboard_lists_my_organisations_with_role_and_status(
+    client, owner, partner, other_partner
+):
     client.force_login(owner)
     page = client.get(reverse("dashboard")).content.decode()
     assert partner.name in page

@@ -7,8 +7,7 @@ from tests.conftest import api_as
 
 
 def obtain_token(api, username: str, password: str):
-    return api.post("/api/auth/token/", {"username": username, "password": password},
-                    format="json")
+    return api.post("/api/auth/token/", {"username": username, "password": password}, format="json")
 
 
 def test_token_api_issues_a_working_token(api, owner):
@@ -41,12 +40,15 @@ def test_me_api_shows_roles_and_memberships(partner, owner):
     assert body["roles"] == []
     assert body["kota"] is None
     assert body["memberships"] == [
-        {"id": partner.memberships.get().pk, "partner": partner.pk,
-         "partner_name": partner.name, "role": MemberRole.OWNER}
+        {
+            "id": partner.memberships.get().pk,
+            "partner": partner.pk,
+            "partner_name": partner.name,
+            "role": MemberRole.OWNER,
+        }
     ]
 
 
 def test_me_api_shows_sudin_kota(db):
     body = api_as(factories.sudin_officer("31.73")).get("/api/me/").json()
-    assert (body["roles"], body["kota"], body["memberships"]) == (
-        [Role.SUDIN_OFFICER], "31.73", [])
+    assert (body["roles"], body["kota"], body["memberships"]) == ([Role.SUDIN_OFFICER], "31.73", [])

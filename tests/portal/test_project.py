@@ -1,6 +1,7 @@
 """The project as an operator deploys it: settings from the environment, migrations, lint."""
 
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -72,3 +73,13 @@ def test_ruff_finds_nothing():
         [str(ruff), "check", "."], cwd=BASE_DIR, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_documents_every_environment_variable():
+    source = "\n".join(p.read_text() for p in (BASE_DIR / "portal").glob("*.py"))
+    names = set(re.findall(r'env_(?:str|bool|int|list|choice)\("([A-Z_]+)"', source))
+    names |= set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', source))
+    readme = (BASE_DIR / "README.md").read_text()
+    undocumented = sorted(name for name in names if f"`{name}`" not in readme)
+    assert names, "no environment variables found: the pattern is out of date"
+    assert undocumented == []

@@ -36,8 +36,11 @@ def test_area_api_detail_by_dotted_code_has_closed_geojson_rings(member):
     response = api_as(member).get(f"/api/areas/{GAMBIR}/")
     assert response.status_code == 200
     body = response.json()
-    assert (body["name"], body["level"], body["parent"]["code"]) == ("Gambir", "village",
-                                                                     "31.71.01")
+    assert (body["name"], body["level"], body["parent"]["code"]) == (
+        "Gambir",
+        "village",
+        "31.71.01",
+    )
     boundary = body["boundary"]
     assert boundary["type"] == "MultiPolygon"
     ring = boundary["coordinates"][0][0]
@@ -73,16 +76,18 @@ def test_area_api_locate_outside_jakarta_is_400(member):
     assert "outside DKI Jakarta" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("params", [{}, {"lat": -6.18}, {"lat": "north", "lon": 106.86},
-                                    {"lat": "-6.18", "lon": "NaN"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"lat": -6.18}, {"lat": "north", "lon": 106.86}, {"lat": "-6.18", "lon": "NaN"}]
+)
 def test_area_api_locate_needs_numeric_coordinates(member, params):
     response = api_as(member).get("/api/areas/locate/", params)
     assert response.status_code == 400
 
 
 def test_area_api_officer_sets_rawan_level(approver):
-    response = api_as(approver).post(f"/api/areas/{GAMBIR}/rawan/",
-                                     {"rawan_level": 3, "reason": "Frequent theft reports."})
+    response = api_as(approver).post(
+        f"/api/areas/{GAMBIR}/rawan/", {"rawan_level": 3, "reason": "Frequent theft reports."}
+    )
     assert response.status_code == 200
     assert response.json()["rawan_level"] == 3
     assert Area.objects.get(code=GAMBIR).rawan_level == 3
@@ -91,8 +96,9 @@ def test_area_api_officer_sets_rawan_level(approver):
 
 
 def test_area_api_partner_member_cannot_set_rawan(member):
-    response = api_as(member).post(f"/api/areas/{GAMBIR}/rawan/",
-                                   {"rawan_level": 3, "reason": "We want cameras."})
+    response = api_as(member).post(
+        f"/api/areas/{GAMBIR}/rawan/", {"rawan_level": 3, "reason": "We want cameras."}
+    )
     assert response.status_code == 403
     assert Area.objects.get(code=GAMBIR).rawan_level == 0
 
@@ -104,11 +110,14 @@ def test_area_api_sudin_officer_sets_rawan_only_in_their_kota(db):
     assert client.post("/api/areas/31.73.01.1001/rawan/", body).status_code == 200
 
 
-@pytest.mark.parametrize(("code", "body", "field"), [
-    (GAMBIR, {"rawan_level": 7, "reason": "x"}, "rawan_level"),
-    (GAMBIR, {"rawan_level": 2, "reason": "  "}, "reason"),
-    ("31.71", {"rawan_level": 2, "reason": "x"}, "level"),
-])
+@pytest.mark.parametrize(
+    ("code", "body", "field"),
+    [
+        (GAMBIR, {"rawan_level": 7, "reason": "x"}, "rawan_level"),
+        (GAMBIR, {"rawan_level": 2, "reason": "  "}, "reason"),
+        ("31.71", {"rawan_level": 2, "reason": "x"}, "level"),
+    ],
+)
 def test_area_api_rawan_validation(approver, code, body, field):
     response = api_as(approver).post(f"/api/areas/{code}/rawan/", body)
     assert response.status_code == 400
