@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -37,5 +38,13 @@ def exception_handler(exc, context):
         error = ServiceError.from_validation_error(exc)
         return Response(
             {"detail": error.message, "code": "invalid", "errors": error.errors}, status=400
+        )
+    if isinstance(exc, DRFValidationError):
+        # One error shape for clients: serializer errors look like service errors.
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        first = next(iter(errors.values()), [""])
+        message = first[0] if isinstance(first, list) and first else str(first)
+        return Response(
+            {"detail": str(message), "code": "invalid", "errors": errors}, status=exc.status_code
         )
     return drf_exception_handler(exc, context)

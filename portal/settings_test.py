@@ -17,3 +17,6 @@ STORAGES["default"]["OPTIONS"]["location"] = PRIVATE_MEDIA_ROOT  # noqa: F405
 DATABASES["default"]["TEST"] = {  # noqa: F405
     "NAME": f"test_{DATABASES['default']['NAME']}{os.environ.get('TEST_DB_SUFFIX', '')}"  # noqa: F405
 }
+# Tests run without collectstatic: let WhiteNoise find files where they are.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
