@@ -38,8 +38,11 @@ def _decide(modeladmin, request, queryset, service, verb: str) -> None:
     done = 0
     for partner in queryset:
         try:
-            service(partner=partner, actor=request.user,
-                    reason=f"{verb} via admin by {request.user.get_username()}")
+            service(
+                partner=partner,
+                actor=request.user,
+                reason=f"{verb} via admin by {request.user.get_username()}",
+            )
             done += 1
         except ServiceError as error:
             modeladmin.message_user(request, f"{partner}: {error.message}", messages.ERROR)
@@ -77,7 +80,8 @@ class PartnerAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         services.partner_update(
-            partner=obj, actor=request.user,
+            partner=obj,
+            actor=request.user,
             **{name: form.cleaned_data[name] for name in form.changed_data},
         )
 
@@ -102,8 +106,15 @@ class MembershipAdmin(ReadOnlyAdmin):
 class InvitationAdmin(ReadOnlyAdmin):
     # The token is the secret in the emailed link: not shown here.
     exclude = ["token"]
-    list_display = ["email", "partner", "role", "created_at", "expires_at", "accepted_at",
-                    "revoked_at"]
+    list_display = [
+        "email",
+        "partner",
+        "role",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    ]
     list_filter = ["role", "created_at"]
     search_fields = ["email", "partner__name"]
     list_select_related = ["partner"]

@@ -36,8 +36,13 @@ class UserAdmin(DjangoUserAdmin):
         (_("Portal"), {"fields": ["full_name", "phone", "kota", "language"]}),
     ]
     add_fieldsets = [
-        (None, {"classes": ["wide"],
-                "fields": ["username", "email", "usable_password", "password1", "password2"]}),
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "email", "usable_password", "password1", "password2"],
+            },
+        ),
     ]
     list_display = ["username", "email", "full_name", "kota", "language", "is_staff", "is_active"]
     list_filter = [*DjangoUserAdmin.list_filter, "kota", "language"]

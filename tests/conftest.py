@@ -17,11 +17,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def api():
-    return APIClient()
+    return APIClient(HTTP_ACCEPT_LANGUAGE="en")
 
 
 def api_as(user) -> APIClient:
-    client = APIClient()
+    """An authenticated client. Tests read messages in English; Indonesian is the default."""
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.force_authenticate(user)
     return client
 

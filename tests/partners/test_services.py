@@ -51,7 +51,11 @@ def test_partner_verify_records_who_when_and_why(partner, approver):
     assert partner.status == PartnerStatus.VERIFIED
     change = partner.status_changes.get()
     assert (change.actor, change.old_status, change.new_status, change.reason) == (
-        approver, "registered", "verified", "Documents match OSS.")
+        approver,
+        "registered",
+        "verified",
+        "Documents match OSS.",
+    )
 
 
 def test_partner_verify_twice_is_a_conflict(partner, approver):
@@ -74,6 +78,7 @@ def test_partner_register_rejects_short_nib(owner):
 
 
 # --- Registration ---------------------------------------------------------------------------
+
 
 def test_partner_register_business_without_nib_is_refused(owner):
     with pytest.raises(ServiceError) as error:
@@ -151,7 +156,11 @@ def test_partner_transition_allowed(partner, approver, start, service, end):
     assert partner.status_changed_at is not None
     change = partner.status_changes.latest("created_at", "id")
     assert (change.actor, change.old_status, change.new_status, change.reason) == (
-        approver, start, end, "Checked against OSS.")
+        approver,
+        start,
+        end,
+        "Checked against OSS.",
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,6 +215,7 @@ def test_partner_verify_allowed_for_sudin_officer_of_same_kota(partner):
 
 # --- Concurrency (real PostgreSQL row locks, one connection per thread) ----------------------
 
+
 def _race(*calls):
     """Run each call in its own thread, released together; return what each returned or raised."""
     barrier = threading.Barrier(len(calls))
@@ -234,11 +244,16 @@ def test_partner_verify_concurrent_exactly_one_wins(monkeypatch):
     monkeypatch.setattr(notifications, "send_partner_status", sent.append)
     partner = factories.make_partner()
     officers = [factories.officer(), factories.officer()]
-    results = _race(*(
-        lambda o=o: services.partner_verify(partner=Partner.objects.get(pk=partner.pk), actor=o,
-                                            reason=f"verified by {o.username}")
-        for o in officers
-    ))
+    results = _race(
+        *(
+            lambda o=o: services.partner_verify(
+                partner=Partner.objects.get(pk=partner.pk),
+                actor=o,
+                reason=f"verified by {o.username}",
+            )
+            for o in officers
+        )
+    )
     winners = [r for r in results if isinstance(r, Partner)]
     losers = [r for r in results if isinstance(r, Conflict)]
     assert (len(winners), len(losers)) == (1, 1), results
@@ -264,6 +279,7 @@ def test_membership_remove_concurrent_owners_keep_one_owner():
 
 # --- Invitations ----------------------------------------------------------------------------
 
+
 def _after_expiry():
     return timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS, hours=1)
 
@@ -280,24 +296,28 @@ def test_invitation_create_refused_for_staff(partner):
     staff = factories.UserFactory()
     services.membership_add(partner=partner, user=staff, role=MemberRole.STAFF)
     with pytest.raises(PermissionDenied):
-        services.invitation_create(partner=partner, actor=staff, email="x@example.test",
-                                   role=MemberRole.STAFF)
+        services.invitation_create(
+            partner=partner, actor=staff, email="x@example.test", role=MemberRole.STAFF
+        )
     assert not Invitation.objects.exists()
 
 
 def test_invitation_create_duplicate_pending_is_refused(partner, owner):
-    services.invitation_create(partner=partner, actor=owner, email="a@example.test",
-                               role=MemberRole.STAFF)
+    services.invitation_create(
+        partner=partner, actor=owner, email="a@example.test", role=MemberRole.STAFF
+    )
     with pytest.raises(ServiceError, match="already pending") as error:
-        services.invitation_create(partner=partner, actor=owner, email="A@example.test",
-                                   role=MemberRole.TECHNICIAN)
+        services.invitation_create(
+            partner=partner, actor=owner, email="A@example.test", role=MemberRole.TECHNICIAN
+        )
     assert error.value.field == "email"
     assert Invitation.objects.filter(partner=partner).count() == 1
 
 
 def test_invitation_accept_by_another_email_is_refused(partner, owner):
-    invitation = services.invitation_create(partner=partner, actor=owner, email="a@example.test",
-                                            role=MemberRole.STAFF)
+    invitation = services.invitation_create(
+        partner=partner, actor=owner, email="a@example.test", role=MemberRole.STAFF
+    )
     intruder = factories.UserFactory(email="b@example.test")
     with pytest.raises(PermissionDenied):
         services.invitation_accept(token=invitation.token, user=intruder)
@@ -305,8 +325,9 @@ def test_invitation_accept_by_another_email_is_refused(partner, owner):
 
 
 def test_invitation_accept_after_expiry_is_refused(partner, owner):
-    invitation = services.invitation_create(partner=partner, actor=owner, email="a@example.test",
-                                            role=MemberRole.STAFF)
+    invitation = services.invitation_create(
+        partner=partner, actor=owner, email="a@example.test", role=MemberRole.STAFF
+    )
     invitee = factories.UserFactory(email="a@example.test")
     with time_machine.travel(_after_expiry()), pytest.raises(ServiceError, match="expired"):
         services.invitation_accept(token=invitation.token, user=invitee)
@@ -314,8 +335,9 @@ def test_invitation_accept_after_expiry_is_refused(partner, owner):
 
 
 def test_invitation_accept_revoked_is_refused(partner, owner):
-    invitation = services.invitation_create(partner=partner, actor=owner, email="a@example.test",
-                                            role=MemberRole.STAFF)
+    invitation = services.invitation_create(
+        partner=partner, actor=owner, email="a@example.test", role=MemberRole.STAFF
+    )
     services.invitation_revoke(invitation=invitation, actor=owner)
     invitee = factories.UserFactory(email="a@example.test")
     with pytest.raises(ServiceError, match="withdrawn"):
@@ -327,8 +349,9 @@ def test_invitation_accept_revoked_is_refused(partner, owner):
     ("role", "can_upload"), [(MemberRole.STAFF, True), (MemberRole.TECHNICIAN, False)]
 )
 def test_invitation_accept_grants_role_permissions(partner, owner, role, can_upload):
-    invitation = services.invitation_create(partner=partner, actor=owner, email="a@example.test",
-                                            role=role)
+    invitation = services.invitation_create(
+        partner=partner, actor=owner, email="a@example.test", role=role
+    )
     invitee = factories.UserFactory(email="A@Example.test")
     membership = services.invitation_accept(token=invitation.token, user=invitee)
     assert (membership.partner, membership.user, membership.role) == (partner, invitee, role)
@@ -342,11 +365,13 @@ def test_invitation_accept_grants_role_permissions(partner, owner, role, can_upl
 
 
 def test_invitations_expire_withdraws_only_old_pending(partner, owner):
-    old = services.invitation_create(partner=partner, actor=owner, email="old@example.test",
-                                     role=MemberRole.STAFF)
+    old = services.invitation_create(
+        partner=partner, actor=owner, email="old@example.test", role=MemberRole.STAFF
+    )
     with time_machine.travel(timezone.now() + timedelta(days=settings.INVITATION_VALID_DAYS - 1)):
-        fresh = services.invitation_create(partner=partner, actor=owner, email="new@example.test",
-                                           role=MemberRole.STAFF)
+        fresh = services.invitation_create(
+            partner=partner, actor=owner, email="new@example.test", role=MemberRole.STAFF
+        )
     with time_machine.travel(_after_expiry()):
         assert services.invitations_expire() == 1
     old.refresh_from_db()
@@ -356,6 +381,7 @@ def test_invitations_expire_withdraws_only_old_pending(partner, owner):
 
 
 # --- Members --------------------------------------------------------------------------------
+
 
 def test_membership_change_role_refuses_demoting_last_owner(partner, owner):
     membership = partner.memberships.get()
@@ -385,8 +411,9 @@ def test_membership_change_role_moves_permissions(partner, owner):
 
 def test_membership_remove_takes_away_access(partner, owner):
     technician = factories.UserFactory()
-    membership = services.membership_add(partner=partner, user=technician,
-                                         role=MemberRole.TECHNICIAN)
+    membership = services.membership_add(
+        partner=partner, user=technician, role=MemberRole.TECHNICIAN
+    )
     assert technician.has_perm("partners.view_partner", partner)
     services.membership_remove(membership=membership, actor=owner)
     assert not technician.has_perm("partners.view_partner", partner)
@@ -394,14 +421,17 @@ def test_membership_remove_takes_away_access(partner, owner):
 
 # --- Documents ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def private_root(settings, tmp_path):
     """Uploads go to a directory of this test's own, so "no new file" means exactly that."""
     settings.PRIVATE_MEDIA_ROOT = tmp_path
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": tmp_path, "base_url": None}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path, "base_url": None},
+        },
     }
     return tmp_path
 
@@ -422,8 +452,9 @@ def _files_under(root: Path) -> list[Path]:
 def test_document_upload_refuses_bad_file(partner, owner, private_root, settings, upload):
     settings.MAX_DOCUMENT_BYTES = 100
     with pytest.raises(ServiceError) as error:
-        services.document_upload(partner=partner, actor=owner, kind=DocumentKind.DEED,
-                                  upload=upload())
+        services.document_upload(
+            partner=partner, actor=owner, kind=DocumentKind.DEED, upload=upload()
+        )
     assert error.value.field == "file"
     assert not PartnerDocument.objects.exists()
     assert _files_under(private_root) == []
@@ -431,8 +462,12 @@ def test_document_upload_refuses_bad_file(partner, owner, private_root, settings
 
 def test_document_upload_stores_random_name_and_hash(partner, owner, private_root):
     body = b"%PDF-1.7\n%test document\n"
-    document = services.document_upload(partner=partner, actor=owner, kind=DocumentKind.NIB,
-                                        upload=pdf_upload(name="../../etc/passwd.pdf", body=body))
+    document = services.document_upload(
+        partner=partner,
+        actor=owner,
+        kind=DocumentKind.NIB,
+        upload=pdf_upload(name="../../etc/passwd.pdf", body=body),
+    )
     document.refresh_from_db()
     assert document.original_name == "passwd.pdf"
     assert document.sha256 == hashlib.sha256(body).hexdigest()
@@ -445,7 +480,9 @@ def test_document_upload_stores_random_name_and_hash(partner, owner, private_roo
 
 def test_document_upload_sanitises_windows_style_name(partner, owner, private_root):
     document = services.document_upload(
-        partner=partner, actor=owner, kind=DocumentKind.OTHER,
+        partner=partner,
+        actor=owner,
+        kind=DocumentKind.OTHER,
         upload=pdf_upload(name="..\\..\\evil<script>.pdf"),
     )
     assert document.original_name == "evil_script_.pdf"
@@ -455,12 +492,14 @@ def test_document_upload_refused_for_technician(partner, private_root):
     technician = factories.UserFactory()
     services.membership_add(partner=partner, user=technician, role=MemberRole.TECHNICIAN)
     with pytest.raises(PermissionDenied):
-        services.document_upload(partner=partner, actor=technician, kind=DocumentKind.DEED,
-                                 upload=pdf_upload())
+        services.document_upload(
+            partner=partner, actor=technician, kind=DocumentKind.DEED, upload=pdf_upload()
+        )
     assert _files_under(private_root) == []
 
 
 # --- Camera networks ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("cidr", "ports", "field"),
@@ -486,18 +525,25 @@ def test_network_request_refuses_bad_input(partner, owner, cidr, ports, field):
 
 
 def test_network_request_records_pending(partner, owner):
-    network = services.network_request(partner=partner, actor=owner, cidr=" 10.20.0.0/24 ",
-                                       ports=[8080, 554, 554], description="Gedung A")
+    network = services.network_request(
+        partner=partner,
+        actor=owner,
+        cidr=" 10.20.0.0/24 ",
+        ports=[8080, 554, 554],
+        description="Gedung A",
+    )
     assert (network.cidr, network.ports, network.status) == (
-        "10.20.0.0/24", [554, 8080], NetworkStatus.PENDING)
+        "10.20.0.0/24",
+        [554, 8080],
+        NetworkStatus.PENDING,
+    )
     change = network.status_changes.get()
     assert (change.actor, change.old_status, change.new_status) == (owner, "", "pending")
 
 
 @pytest.fixture
 def network(partner, owner):
-    return services.network_request(partner=partner, actor=owner, cidr="10.20.0.0/24",
-                                    ports=[554])
+    return services.network_request(partner=partner, actor=owner, cidr="10.20.0.0/24", ports=[554])
 
 
 def test_network_approve_needs_verified_partner(network, approver):
@@ -531,7 +577,9 @@ def test_network_approve_by_officer(partner, network, approver):
     assert network.status == NetworkStatus.APPROVED
     assert network.decided_at is not None
     assert list(network.status_changes.values_list("new_status", flat=True)) == [
-        "pending", "approved"]
+        "pending",
+        "approved",
+    ]
 
 
 def test_network_reject_requires_reason(network, approver):

@@ -14,10 +14,18 @@ def test_validate_nib_accepts_thirteen_digits(value):
     validate_nib(value)
 
 
-@pytest.mark.parametrize("value", ["", "123456789012", "12345678901234", "12345678901a3",
-                                   "1234567890123\n", " 1234567890123",
-                                   "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
-                                   "\u0660\u0661\u0662\u0663"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "123456789012",
+        "12345678901234",
+        "12345678901a3",
+        "1234567890123\n",
+        " 1234567890123",
+        "\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669\u0660\u0661\u0662\u0663",
+    ],
+)
 def test_validate_nib_refuses_anything_else(value):
     with pytest.raises(ValidationError):
         validate_nib(value)
@@ -37,9 +45,17 @@ def test_npwp_formats_normalise_to_sixteen_digits(raw, digits):
     assert normalize_npwp(raw) == digits
 
 
-@pytest.mark.parametrize("value", ["01.234.567.8-901.234", "01234567890123456",
-                                   "0123/4567/8901/2345", "abcd.efgh.ijkl.mnop", "",
-                                   "\uff10" * 16])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "01.234.567.8-901.234",
+        "01234567890123456",
+        "0123/4567/8901/2345",
+        "abcd.efgh.ijkl.mnop",
+        "",
+        "\uff10" * 16,
+    ],
+)
 def test_validate_npwp_refuses_wrong_length_or_characters(value):
     with pytest.raises(ValidationError):
         validate_npwp(value)

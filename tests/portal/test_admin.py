@@ -16,8 +16,11 @@ PROJECT_APPS = {"portal", "partners", "sites"}
 REGISTERED = sorted(
     model._meta.label for model in admin.site._registry if model._meta.app_label in PROJECT_APPS
 )
-STATUS_LOGS = ["partners.PartnerStatusChange", "partners.CameraNetworkStatusChange",
-               "sites.RawanLevelChange"]
+STATUS_LOGS = [
+    "partners.PartnerStatusChange",
+    "partners.CameraNetworkStatusChange",
+    "sites.RawanLevelChange",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -27,23 +30,34 @@ def _english():
 
 
 @pytest.fixture
+def admin_client(admin_client, settings):
+    """Messages are matched in their English source: the admin's requests ask for English."""
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return admin_client
+
+
+@pytest.fixture
 def objects(settings, tmp_path, partner, owner, approver):
     """One row of every registered model, made the way the portal makes them."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": tmp_path, "base_url": None}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path, "base_url": None},
+        },
     }
     partner_services.partner_verify(partner=partner, actor=approver, reason="Documents match.")
-    network = partner_services.network_request(partner=partner, actor=owner, cidr="10.9.0.0/24",
-                                               ports=[554])
+    network = partner_services.network_request(
+        partner=partner, actor=owner, cidr="10.9.0.0/24", ports=[554]
+    )
     area = Area.objects.get(code="31.71.01.1001")
     area_set_rawan(area=area, actor=approver, level=2, reason="Laporan Polsek")
     invitation = partner_services.invitation_create(
         partner=partner, actor=owner, email="staff@example.test", role=MemberRole.STAFF
     )
-    document = partner_services.document_upload(partner=partner, actor=owner,
-                                                kind=DocumentKind.DEED, upload=pdf_upload())
+    document = partner_services.document_upload(
+        partner=partner, actor=owner, kind=DocumentKind.DEED, upload=pdf_upload()
+    )
     return {
         "portal.User": owner,
         "partners.Partner": partner,
@@ -65,8 +79,14 @@ def _url(label: str, view: str, *args) -> str:
 
 def test_admin_registers_every_model_except_boundaries():
     expected = [
-        "portal.User", "partners.Partner", "partners.Membership", "partners.Invitation",
-        "partners.PartnerDocument", "partners.CameraNetwork", *STATUS_LOGS, "sites.Area",
+        "portal.User",
+        "partners.Partner",
+        "partners.Membership",
+        "partners.Invitation",
+        "partners.PartnerDocument",
+        "partners.CameraNetwork",
+        *STATUS_LOGS,
+        "sites.Area",
     ]
     assert sorted(expected) == REGISTERED
 
@@ -97,8 +117,12 @@ def test_admin_document_page_shows_no_link_to_private_file(admin_client, objects
     page = admin_client.get(_url("partners.PartnerDocument", "change", document.pk))
     assert document.file.name in page.text
     assert f'href="{document.file.name}' not in page.text
-    assert str(objects["partners.Invitation"].token) not in admin_client.get(
-        _url("partners.Invitation", "change", objects["partners.Invitation"].pk)).text
+    assert (
+        str(objects["partners.Invitation"].token)
+        not in admin_client.get(
+            _url("partners.Invitation", "change", objects["partners.Invitation"].pk)
+        ).text
+    )
 
 
 def test_admin_partner_status_is_read_only(admin_client, partner):
@@ -108,8 +132,11 @@ def test_admin_partner_status_is_read_only(admin_client, partner):
 
 
 def _action(client, action: str, partner):
-    return client.post(_url("partners.Partner", "changelist"),
-                       {"action": action, "_selected_action": [partner.pk]}, follow=True)
+    return client.post(
+        _url("partners.Partner", "changelist"),
+        {"action": action, "_selected_action": [partner.pk]},
+        follow=True,
+    )
 
 
 def test_admin_verify_action_goes_through_the_service(admin_client, admin_user, partner):

@@ -25,8 +25,9 @@ def rawan_change(approver) -> RawanLevelChange:
 
 @pytest.fixture
 def network_change(partner, owner) -> CameraNetworkStatusChange:
-    network = partner_services.network_request(partner=partner, actor=owner, cidr="10.9.0.0/24",
-                                               ports=[554])
+    network = partner_services.network_request(
+        partner=partner, actor=owner, cidr="10.9.0.0/24", ports=[554]
+    )
     return network.status_changes.get()
 
 

@@ -2,7 +2,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from partners.models import CameraNetwork, Partner, PartnerKind
-from portal.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from portal.demo import seed_demo
+from portal.demo_logins import DEMO_PASSWORD, DEMO_USERS
 from portal.roles import Role
 
 

@@ -6,8 +6,10 @@ from portal.env import env_bool, env_choice, env_int, env_list, env_str
 NAME = "MITRA_TEST_SETTING"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("Yes", True), (" on ", True),
-                                               ("0", False), ("FALSE", False), ("off", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("Yes", True), (" on ", True), ("0", False), ("FALSE", False), ("off", False)],
+)
 def test_env_bool_reads_common_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv(NAME, raw)
     assert env_bool(NAME, not expected) is expected

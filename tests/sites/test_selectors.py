@@ -52,8 +52,14 @@ def test_kelurahan_at_outside_jakarta_names_the_coordinates(lat, lon):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("lat", "lon", "field"),
-    [("abc", 106.8, "lat"), ("", 106.8, "lat"), (None, 106.8, "lat"), (-6.2, "1e999", "lon"),
-     ("nan", 106.8, "lat"), (-91, 106.8, "lat")],
+    [
+        ("abc", 106.8, "lat"),
+        ("", 106.8, "lat"),
+        (None, 106.8, "lat"),
+        (-6.2, "1e999", "lon"),
+        ("nan", 106.8, "lat"),
+        (-91, 106.8, "lat"),
+    ],
 )
 def test_kelurahan_at_refuses_bad_coordinates(lat, lon, field):
     with pytest.raises(ServiceError) as error:

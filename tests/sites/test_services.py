@@ -33,7 +33,11 @@ def test_area_set_rawan_records_who_when_and_why(kelurahan, approver, level):
     assert kelurahan.rawan_set_at >= before
     change = RawanLevelChange.objects.get(area=kelurahan)
     assert (change.actor, change.old_status, change.new_status, change.reason) == (
-        approver, "0", str(level), "Laporan Polsek 2026")
+        approver,
+        "0",
+        str(level),
+        "Laporan Polsek 2026",
+    )
 
 
 def test_area_set_rawan_keeps_history_of_each_change(kelurahan, approver):
@@ -79,8 +83,9 @@ def test_area_set_rawan_refused_for_partner_member(kelurahan, partner, owner):
 
 def test_area_set_rawan_sudin_officer_only_in_own_kota(kelurahan):
     with pytest.raises(PermissionDenied):
-        area_set_rawan(area=kelurahan, actor=factories.sudin_officer("31.72"), level=3,
-                       reason="not my kota")
+        area_set_rawan(
+            area=kelurahan, actor=factories.sudin_officer("31.72"), level=3, reason="not my kota"
+        )
     pusat = factories.sudin_officer("31.71")
     area_set_rawan(area=kelurahan, actor=pusat, level=3, reason="Laporan Sudin")
     kelurahan.refresh_from_db()

@@ -39,7 +39,8 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         # Half label points (cycled), half random points, interleaved.
         points = [
-            labels[(i // 2) % len(labels)] if i % 2 == 0
+            labels[(i // 2) % len(labels)]
+            if i % 2 == 0
             else (rng.uniform(south, north), rng.uniform(west, east))
             for i in range(calls)
         ]
@@ -68,9 +69,7 @@ class Command(BaseCommand):
             f"p95 {_percentile(timings, 0.95):.3f}  p99 {_percentile(timings, 0.99):.3f}  "
             f"max {timings[-1]:.3f} ms"
         )
-        self.stdout.write(
-            f"inside {inside / calls:.1%}  outside {(calls - inside) / calls:.1%}"
-        )
+        self.stdout.write(f"inside {inside / calls:.1%}  outside {(calls - inside) / calls:.1%}")
 
     def _mainland_box(self) -> tuple[float, float, float, float]:
         rings = AreaBoundary.objects.exclude(area__code__startswith=ISLANDS_CODE + ".")
