@@ -1,6 +1,7 @@
 """Back-office views of partners. Status changes and permissions go through partners.services."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -70,6 +71,7 @@ class PartnerAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "status_changed_at", "created_by", "created_at", "updated_at"]
     inlines = [MembershipInline]
     actions = [verify, suspend]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_add_permission(self, request) -> bool:
         # Registration makes the registering user the owner: it happens in the portal.

@@ -81,7 +81,7 @@ class PartnerForm(forms.Form):
         self.fields.update(
             fields_for_model(
                 Partner,
-                fields=names,
+                fields=[name for name in names if name != "website"],
                 field_classes={"kelurahan": KelurahanField},
                 widgets={"address": forms.Textarea(attrs={"rows": 3})},
                 help_texts={
@@ -95,6 +95,12 @@ class PartnerForm(forms.Form):
             )
         )
         self.fields["kelurahan"].queryset = kelurahan_choices().select_related("parent__parent")
+        # Django 6 assumes https for scheme-less URLs; say so now (and silence the warning).
+        self.fields["website"] = forms.URLField(
+            label=Partner._meta.get_field("website").verbose_name.capitalize(),
+            required=False,
+            assume_scheme="https",
+        )
         if group == "legal":
             # Room for the dots and dashes people type; the service keeps only the digits.
             self.fields["npwp"] = forms.CharField(
