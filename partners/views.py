@@ -289,33 +289,41 @@ def partner_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def partner_decide(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     partner = _partner_or_404(request, pk)
-    if action not in PARTNER_ACTIONS:
+    return _decision_page(
+        request,
+        partner=partner,
+        target={"partner": partner},
+        actions=PARTNER_ACTIONS,
+        action=action,
+    )
+
+
+def _decision_page(
+    request: HttpRequest, *, partner, target: dict, actions: dict, action: str
+) -> HttpResponse:
+    """An officer's decision with a reason; `target` is the service's object keyword."""
+    if action not in actions:
         raise Http404
     _require_officer(request)
-    service, _status, label, success = PARTNER_ACTIONS[action]
+    service, _status, label, success = actions[action]
     form = DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         response = _submit(
             request,
             form,
-            lambda: service(
-                partner=partner, actor=request.user, reason=form.cleaned_data["reason"]
-            ),
+            lambda: service(**target, actor=request.user, reason=form.cleaned_data["reason"]),
             success=str(success),
             next_url=_detail_url(partner),
         )
         if response:
             return response
-    return render(
-        request,
-        "partners/decision.html",
-        {
-            "form": form,
-            "partner": partner,
-            "action_label": label,
-            "network": None,
-        },
-    )
+    context = {
+        "form": form,
+        "partner": partner,
+        "action_label": label,
+        "network": target.get("network"),
+    }
+    return render(request, "partners/decision.html", context)
 
 
 # --- members and invitations ----------------------------------------------------------------
@@ -505,30 +513,10 @@ def network_decide(request: HttpRequest, pk: int, network_pk: int, action: str) 
     network = get_scoped_or_404(
         request.user, CameraNetwork.objects.filter(partner=partner), pk=network_pk
     )
-    if action not in NETWORK_ACTIONS:
-        raise Http404
-    _require_officer(request)
-    service, _status, label, success = NETWORK_ACTIONS[action]
-    form = DecisionForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        response = _submit(
-            request,
-            form,
-            lambda: service(
-                network=network, actor=request.user, reason=form.cleaned_data["reason"]
-            ),
-            success=str(success),
-            next_url=_detail_url(partner),
-        )
-        if response:
-            return response
-    return render(
+    return _decision_page(
         request,
-        "partners/decision.html",
-        {
-            "form": form,
-            "partner": partner,
-            "action_label": label,
-            "network": network,
-        },
+        partner=partner,
+        target={"network": network},
+        actions=NETWORK_ACTIONS,
+        action=action,
     )

@@ -51,3 +51,11 @@ def user_register(
         raise ServiceError(_("This username or email address is already taken.")) from None
     user.groups.add(Group.objects.get_or_create(name=Role.RESIDENT)[0])
     return user
+
+
+def user_set_language(*, user, language: str) -> None:
+    """Remember the language a signed-in person chose: their emails follow it."""
+    if language not in dict(settings.LANGUAGES):
+        raise ServiceError(_("Unknown language."), field="language")
+    get_user_model().objects.filter(pk=user.pk).update(language=language)
+    user.language = language

@@ -1,11 +1,15 @@
-"""Project-level pages: home, dashboard, health."""
+"""Project-level pages: home, dashboard, language switch, health."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import i18n as i18n_views
+from django.views.decorators.http import require_POST
 
 from partners import selectors as partner_selectors
+from portal import services
 from portal.roles import is_officer
 
 
@@ -32,3 +36,13 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@require_POST
+def set_language(request):
+    """Django's language switch, and for a signed-in person also their saved preference."""
+    response = i18n_views.set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        services.user_set_language(user=request.user, language=language)
+    return response

@@ -205,6 +205,25 @@ def test_language_defaults_to_indonesian_and_switches_to_english():
 
 
 @pytest.mark.django_db
+def test_language_switch_saves_a_signed_in_persons_preference_for_emails(client):
+    user = factories.UserFactory(language="id")
+    client.force_login(user)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    user.refresh_from_db()
+    assert user.language == "en"
+
+
+@pytest.mark.django_db
+def test_language_switch_ignores_an_unknown_language(client):
+    user = factories.UserFactory(language="id")
+    client.force_login(user)
+    response = client.post(reverse("set_language"), {"language": "xx", "next": "/"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.language == "id"
+
+
+@pytest.mark.django_db
 def test_home_offers_register_and_login_to_visitors(client):
     page = client.get(reverse("home")).content.decode()
     assert reverse("register") in page
