@@ -3,7 +3,6 @@ from rest_framework.routers import DefaultRouter
 
 from partners import api as partner_api
 from portal import api_views
-from sites import api as site_api
 
 router = DefaultRouter()
 router.register("partners", partner_api.PartnerViewSet, basename="partner")
@@ -11,10 +10,11 @@ router.register("memberships", partner_api.MembershipViewSet, basename="membersh
 router.register("invitations", partner_api.InvitationViewSet, basename="invitation")
 router.register("documents", partner_api.DocumentViewSet, basename="document")
 router.register("networks", partner_api.CameraNetworkViewSet, basename="network")
-router.register("areas", site_api.AreaViewSet, basename="area")
 
 urlpatterns = [
     path("auth/token/", api_views.ObtainTokenView.as_view(), name="api-token"),
     path("me/", api_views.MeView.as_view(), name="api-me"),
     path("", include(router.urls)),
+    path("", include("sites.api_urls")),
+    path("", include("contracts.api_urls")),
 ]

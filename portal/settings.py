@@ -5,6 +5,7 @@ typed helpers in portal.env. Defaults are the safe ones: DEBUG is off unless ask
 DEBUG off the secret key, hosts, database and broker must be given explicitly.
 """
 
+import base64
 from pathlib import Path
 
 import dj_database_url
@@ -165,6 +166,20 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# Fernet keys (comma-separated, newest first) for camera credentials at rest. Without them the
+# key is derived from SECRET_KEY, which is fine for development only.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+if not DEBUG and not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off")
+for _key in FIELD_ENCRYPTION_KEYS:
+    try:
+        if len(base64.urlsafe_b64decode(_key.encode())) != 32:
+            raise ValueError
+    except ValueError:  # binascii.Error is a ValueError
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS must hold Fernet keys (urlsafe base64 of 32 bytes)"
+        ) from None
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(

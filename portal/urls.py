@@ -19,6 +19,7 @@ urlpatterns += [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("accounts/", include("portal.account_urls")),
     path("partners/", include("partners.urls")),
-    path("areas/", include("sites.urls")),
+    path("", include("sites.urls")),
+    path("", include("contracts.urls")),
     path("admin/", admin.site.urls),
 ]

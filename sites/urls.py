@@ -4,7 +4,7 @@ from sites import views
 
 app_name = "sites"
 urlpatterns = [
-    path("", views.area_list, name="area-list"),
-    path("locate/", views.locate, name="locate"),
-    path("<str:code>/", views.kelurahan_detail, name="kelurahan-detail"),
+    path("areas/", views.area_list, name="area-list"),
+    path("areas/locate/", views.locate, name="locate"),
+    path("areas/<str:code>/", views.kelurahan_detail, name="kelurahan-detail"),
 ]

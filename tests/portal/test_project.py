@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.db import connection
 
 from tests.conftest import database_url
@@ -38,6 +39,7 @@ def _production_env() -> dict:
         "ALLOWED_HOSTS": "cctv.jakarta.go.id",
         "DATABASE_URL": database_url(connection.settings_dict),
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }
 
 
@@ -46,7 +48,9 @@ def test_check_deploy_passes_with_production_environment(db):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "FIELD_ENCRYPTION_KEYS"]
+)
 def test_settings_refuse_to_start_without_required_variable(db, missing):
     env = _production_env()
     env[missing] = ""
@@ -55,10 +59,17 @@ def test_settings_refuse_to_start_without_required_variable(db, missing):
     assert f"{missing} must be set when DEBUG is off" in result.stderr
 
 
-def test_settings_name_the_variable_with_a_malformed_value(db):
-    result = _manage("check", env={**_production_env(), "EMAIL_PORT": "twenty-five"})
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("EMAIL_PORT", "twenty-five", "EMAIL_PORT must be an integer"),
+        ("FIELD_ENCRYPTION_KEYS", "not-a-key", "FIELD_ENCRYPTION_KEYS must hold Fernet keys"),
+    ],
+)
+def test_settings_name_the_variable_with_a_malformed_value(db, name, value, message):
+    result = _manage("check", env={**_production_env(), name: value})
     assert result.returncode != 0
-    assert "EMAIL_PORT must be an integer" in result.stderr
+    assert message in result.stderr
 
 
 def test_migrations_match_models(db):
