@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.roles",
+                "portal.context_processors.map_config",
             ],
         },
     },
@@ -137,6 +138,8 @@ GUARDIAN_ANONYMOUS_USER_NAME = None  # no anonymous object permissions: public d
 GUARDIAN_RAISE_403 = False
 
 INVITATION_VALID_DAYS = env_int("INVITATION_VALID_DAYS", 7, minimum=1)
+# An open hosting application older than this (since submission) is flagged overdue.
+REVIEW_DEADLINE_DAYS = env_int("REVIEW_DEADLINE_DAYS", 14, minimum=1)
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "id"
@@ -180,6 +183,13 @@ for _key in FIELD_ENCRYPTION_KEYS:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS must hold Fernet keys (urlsafe base64 of 32 bytes)"
         ) from None
+
+# Map tiles are fetched by the visitor's browser from this server (Leaflet itself is vendored).
+MAP_TILE_URL = env_str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env_str(
+    "MAP_TILE_ATTRIBUTION",
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+)
 
 # --- Email --------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str(
