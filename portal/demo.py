@@ -7,9 +7,11 @@ from django.db import transaction
 
 from partners import services as partner_services
 from partners.models import MemberRole, Membership, Partner, PartnerKind, PartnerStatus
+from portal.demo_fleet import seed_fleet
 from portal.demo_logins import DEMO_PASSWORD
 from portal.roles import Role, ensure_role_groups
 from sites.models import Area
+from sites.services import area_set_rawan
 
 _ROLE_OF = {
     "reviewer": Role.OFFICER_REVIEWER,
@@ -133,17 +135,41 @@ def seed_demo() -> None:
                 partner=partner, actor=approver, reason="Demo: documents checked."
             )
         _seed_networks(partner, owner=_user(owner), approver=approver, verified=status)
+    _seed_rawan(approver)
+    seed_fleet(actor=approver)
 
 
-# Camera networks per demo partner: (CIDR, ports, approved?). Private ranges only.
+# Camera networks per demo partner: (CIDR, ports, approved?). Private ranges only; the /16s
+# hold the baseline fleet of portal.demo_fleet.
 _NETWORKS = {
-    "PT Toko Sejahtera Abadi": [("10.71.1.0/24", [80, 554], True)],
+    "PT Toko Sejahtera Abadi": [("10.71.0.0/16", [80, 554], True)],
     "PT Tiang Nusantara Jaya": [
-        ("10.74.0.0/22", [80, 554, 8000], True),
-        ("10.74.8.0/24", [554], False),
+        ("10.74.0.0/16", [80, 554, 8000], True),
+        ("10.75.8.0/24", [554], False),
     ],
-    "RW 05 Kembangan Utara": [("192.168.105.0/24", [80, 554], False)],
+    "RW 05 Kembangan Utara": [("10.73.0.0/16", [80, 554], True)],
 }
+
+# Kelurahan an officer has marked rawan in the demo: (code, level, reason).
+_RAWAN = [
+    ("31.71.01.1001", 3, "Demo: street crime reports along the market."),
+    ("31.71.05.1002", 2, "Demo: repeated motorbike theft."),
+    ("31.72.01.1001", 3, "Demo: port area, night-time robberies."),
+    ("31.72.04.1002", 2, "Demo: brawls (tawuran) between neighbourhoods."),
+    ("31.73.01.1001", 2, "Demo: burglaries in housing blocks."),
+    ("31.73.05.1003", 1, "Demo: petty theft at the station."),
+    ("31.74.01.1001", 1, "Demo: vehicle break-ins."),
+    ("31.74.06.1004", 2, "Demo: snatch theft on the main road."),
+    ("31.75.01.1001", 3, "Demo: tawuran hot spot."),
+    ("31.75.03.1002", 2, "Demo: robberies near the terminal."),
+]
+
+
+def _seed_rawan(approver) -> None:
+    for code, level, reason in _RAWAN:
+        area = Area.objects.filter(code=code, rawan_set_at__isnull=True).first()
+        if area is not None:
+            area_set_rawan(area=area, actor=approver, level=level, reason=reason)
 
 
 def _seed_networks(partner, *, owner, approver, verified) -> None:
