@@ -374,6 +374,11 @@ def _read_pdf(upload: UploadedFile) -> tuple[bytes, str]:
     return name, _sha256(upload)
 
 
+def read_pdf(upload: UploadedFile) -> tuple[str, str]:
+    """(display name, SHA-256) of an uploaded PDF, checked exactly as partner documents are."""
+    return _read_pdf(upload)
+
+
 def _sha256(upload: UploadedFile) -> str:
     digest = hashlib.sha256()
     for chunk in upload.chunks():

@@ -272,6 +272,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PartnerKindEnum": "partners.models.PartnerKind",
         "DocumentKindEnum": "partners.models.DocumentKind",
+        "SiteStatusEnum": "sites.models.SiteStatus",
+        "ApplicationStatusEnum": "contracts.models.ApplicationStatus",
     },
 }
 

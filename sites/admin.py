@@ -1,9 +1,14 @@
-"""Back-office views of areas. Rawan levels change only through sites.services.area_set_rawan."""
+"""Back-office views of areas and the camera inventory. Rawan levels change only through
+sites.services.area_set_rawan; poles, sites and cameras only through their services."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.utils.translation import gettext_lazy
 
 from portal.admin import ReadOnlyAdmin, StatusChangeAdmin
-from sites.models import Area, RawanLevelChange
+from portal.errors import ServiceError
+from sites import services
+from sites.models import Area, Camera, RawanLevelChange, Site, SiteStatusChange, UtilityPole
 
 
 @admin.register(Area)
@@ -21,3 +26,105 @@ class RawanLevelChangeAdmin(StatusChangeAdmin):
     list_display = ["area", *StatusChangeAdmin.list_display]
     search_fields = ["area__code", "area__name", "reason"]
     list_select_related = ["area", "actor"]
+
+
+class ServiceEditAdmin(admin.ModelAdmin):
+    """Edits are saved by a service; rows are created in the portal and never deleted here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A rule the service enforces is shown as a message, not a 500.
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(UtilityPole)
+class UtilityPoleAdmin(ServiceEditAdmin):
+    list_display = ["code", "owner", "kelurahan", "slots_used", "slots_total", "updated_at"]
+    list_filter = ["power_available", "fibre_available", "kelurahan__parent__parent"]
+    search_fields = ["code", "owner__name"]
+    list_select_related = ["owner", "kelurahan"]
+    fields = [
+        "owner",
+        "code",
+        "lat",
+        "lon",
+        "kelurahan",
+        "power_available",
+        "fibre_available",
+        "slots_total",
+        "slots_used",
+        "created_at",
+        "updated_at",
+    ]
+    # The kelurahan follows the point; slots in use only move with site approvals.
+    readonly_fields = ["owner", "kelurahan", "slots_used", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.pole_update(
+            pole=UtilityPole.objects.get(pk=obj.pk),
+            actor=request.user,
+            **{name: form.cleaned_data[name] for name in form.changed_data},
+        )
+
+
+@admin.register(Site)
+class SiteAdmin(ServiceEditAdmin):
+    list_display = ["address", "host_partner", "host_kind", "status", "kelurahan", "created_at"]
+    list_filter = ["status", "host_kind", "kelurahan__parent__parent"]
+    search_fields = ["address", "host_partner__name"]
+    list_select_related = ["host_partner", "kelurahan"]
+    fields = [
+        "address",
+        "notes",
+        "viewing_direction",
+        "status",
+        "status_changed_at",
+        "host_partner",
+        "host_kind",
+        "pole",
+        "holds_pole_slot",
+        "lat",
+        "lon",
+        "kelurahan",
+        "created_by",
+        "created_at",
+    ]
+    # Status moves only through the lifecycle services (with a recorded reason).
+    readonly_fields = fields[3:]
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.site_update(
+            site=Site.objects.get(pk=obj.pk),
+            actor=request.user,
+            **{name: form.cleaned_data[name] for name in form.changed_data},
+        )
+
+
+@admin.register(Camera)
+class CameraAdmin(ReadOnlyAdmin):
+    # Credentials are never shown, not even to administrators.
+    exclude = ["username", "password_encrypted"]
+    list_display = ["serial", "vendor", "model", "owner", "site", "installed_at"]
+    search_fields = ["serial", "vendor", "model", "owner__name"]
+    list_select_related = ["owner", "site"]
+    readonly_fields = ["has_credentials"]
+
+    @admin.display(description=gettext_lazy("credentials stored"), boolean=True)
+    def has_credentials(self, obj: Camera) -> bool:
+        return bool(obj.username or obj.password_encrypted)
+
+
+@admin.register(SiteStatusChange)
+class SiteStatusChangeAdmin(StatusChangeAdmin):
+    list_display = ["site", *StatusChangeAdmin.list_display]
+    search_fields = ["site__address", "reason"]
+    list_select_related = ["site", "actor"]

@@ -1,12 +1,17 @@
-"""Reads of areas: the kelurahan under a point, and the tree."""
+"""Reads of areas (the kelurahan under a point, the tree) and of the camera inventory.
+
+Poles, sites and cameras are always read through portal.permissions.scope_queryset.
+"""
 
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from portal.errors import ServiceError
-from sites.models import Area, AreaLevel
+from portal.permissions import scope_queryset
+from sites.models import Area, AreaLevel, Camera, Site, SiteStatusChange, UtilityPole
 
 # Jakarta's extent with a margin; anything outside is refused before touching the index.
 _LAT_RANGE = (-6.5, -5.1)
@@ -71,3 +76,30 @@ def kota_list():
 
 def kelurahan_choices():
     return Area.objects.filter(level=AreaLevel.VILLAGE).select_related("parent").order_by("name")
+
+
+# --- Inventory ----------------------------------------------------------------------------
+
+
+def pole_list(*, user, filters: dict | None = None) -> QuerySet[UtilityPole]:
+    poles = UtilityPole.objects.select_related("owner", "kelurahan__parent__parent")
+    return scope_queryset(user, poles).filter(**(filters or {}))
+
+
+def site_list(*, user, filters: dict | None = None) -> QuerySet[Site]:
+    sites = Site.objects.select_related("host_partner", "pole", "kelurahan__parent__parent")
+    return scope_queryset(user, sites).filter(**(filters or {}))
+
+
+def camera_list(*, user, filters: dict | None = None) -> QuerySet[Camera]:
+    cameras = Camera.objects.select_related("owner", "site__kelurahan__parent__parent")
+    return scope_queryset(user, cameras).filter(**(filters or {}))
+
+
+def site_history(*, site: Site) -> QuerySet[SiteStatusChange]:
+    """A site's lifecycle, newest first (the caller has already looked the site up in scope)."""
+    return site.status_changes.select_related("actor").order_by("-created_at", "-id")
+
+
+def site_cameras(*, user, site: Site) -> QuerySet[Camera]:
+    return camera_list(user=user, filters={"site": site})

@@ -69,3 +69,143 @@ def make_partner(
         fields.update(legal_name=fields["name"], nib=str(next(_nib)), npwp=str(next(_npwp)))
     fields.update(overrides)
     return partner_services.partner_register(user=owner, **fields)
+
+
+# --- Camera inventory (sites) ---------------------------------------------------------------
+
+
+def point_in(code: str = "31.71.01.1001") -> dict:
+    """A point inside a kelurahan (its label point), as pole/site lat and lon."""
+    area = kelurahan(code)
+    return {"lat": area.lat, "lon": area.lon}
+
+
+def verified_partner(owner=None, **kwargs):
+    from partners.models import Partner
+
+    partner = make_partner(owner, **kwargs)
+    partner_services.partner_verify(partner=partner, actor=officer(), reason="Documents match.")
+    return Partner.objects.get(pk=partner.pk)
+
+
+def approved_network(partner, cidr: str = "10.20.30.0/24", ports=(554, 80, 443)):
+    """A camera network of a verified `partner`, proposed by its first owner and approved."""
+    network = partner_services.network_request(
+        partner=partner, actor=partner.created_by, cidr=cidr, ports=list(ports)
+    )
+    return partner_services.network_approve(network=network, actor=officer(), reason="")
+
+
+def make_pole(owner_partner, *, code: str | None = None, kelurahan_code="31.71.01.1001", **kw):
+    from sites import services as site_services
+
+    fields = {"slots_total": 2, **point_in(kelurahan_code), **kw}
+    return site_services.pole_create(
+        owner=owner_partner,
+        actor=owner_partner.created_by,
+        code=code or f"TN-{next(_nib)}",
+        **fields,
+    )
+
+
+def make_site(host_partner, *, kelurahan_code="31.71.01.1001", actor=None, **kw):
+    """A proposed site of `host_partner` (on `pole=` when given)."""
+    from sites import services as site_services
+    from sites.models import HostKind
+
+    fields = {
+        "address": "Jl. Medan Merdeka Barat No. 9",
+        "host_kind": HostKind.POLE if kw.get("pole") else HostKind.BUILDING,
+        **point_in(kelurahan_code),
+        **kw,
+    }
+    return site_services.site_propose(
+        host_partner=host_partner, actor=actor or host_partner.created_by, **fields
+    )
+
+
+# --- Deal pipeline (contracts) --------------------------------------------------------------
+
+
+def make_programme(actor=None, *, status: str = "draft", kelurahan_codes=("31.71.01.1001",), **kw):
+    """A programme drafted by `actor` (a city officer by default), moved on to `status`."""
+    from datetime import date
+
+    from contracts import services as contract_services
+
+    actor = actor or officer(Role.OFFICER_REVIEWER)
+    fields = {
+        "title": "Kamera kawasan rawan",
+        "rationale": "Crime reports rose in these kelurahan.",
+        "target_kelurahan": list(kelurahan_codes),
+        "camera_target": 40,
+        "period_start": date(2026, 1, 1),
+        "period_end": date(2026, 12, 31),
+        "budget": {"apbd": 500_000_000, "csr": 250_000_000},
+        **kw,
+    }
+    programme = contract_services.programme_create(actor=actor, **fields)
+    steps = ["submitted", "approved", "active", "closed"]
+    if status in steps:
+        contract_services.programme_submit(programme=programme, actor=actor)
+    if status in steps[1:]:
+        contract_services.programme_approve(programme=programme, actor=officer())
+    if status in steps[2:]:
+        contract_services.programme_activate(programme=programme, actor=actor)
+    if status == "closed":
+        contract_services.programme_close(programme=programme, actor=actor)
+    return programme
+
+
+def make_application(
+    applicant, *, actor=None, sites: int = 1, kelurahan_code="31.71.01.1001", **kw
+):
+    """A draft hosting application of a verified `applicant` with `sites` building sites."""
+    from contracts import services as contract_services
+    from sites.models import HostKind
+
+    actor = actor or applicant.created_by
+    fields = {"title": "Kamera di depan toko", "maintenance_commitment": "Repairs in 48 h.", **kw}
+    application = contract_services.application_create(applicant=applicant, actor=actor, **fields)
+    for number in range(sites):
+        contract_services.application_add_site(
+            application=application,
+            actor=actor,
+            address=f"Jl. Contoh No. {number + 1}",
+            host_kind=HostKind.BUILDING,
+            cameras_planned=2,
+            **point_in(kelurahan_code),
+        )
+    application.refresh_from_db()
+    return application
+
+
+def inventory_rows(partner, officer_user) -> dict:
+    """One pole, site (approved, on the pole), camera and site status change, keyed by label.
+
+    `partner` must be verified; it hosts the site and owns the camera.
+    """
+    from sites import services as site_services
+
+    pole = make_pole(make_partner(kind=PartnerKind.POLE_OWNER), code="ADM-1")
+    site = make_site(partner, pole=pole)
+    site_services.site_approve(site=site, actor=officer_user)
+    approved_network(partner, cidr="10.77.0.0/24", ports=(554,))
+    camera = site_services.camera_register(
+        site=site,
+        owner=partner,
+        actor=partner.created_by,
+        vendor="Hikvision",
+        model="DS-2CD",
+        serial="ADM-SERIAL-1",
+        resolution="1920x1080",
+        rtsp_url="rtsp://10.77.0.5/live",
+        username="adminuser",
+        password="admin-secret",
+    )
+    return {
+        "sites.UtilityPole": pole,
+        "sites.Site": site,
+        "sites.Camera": camera,
+        "sites.SiteStatusChange": site.status_changes.latest("created_at", "id"),
+    }

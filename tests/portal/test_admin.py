@@ -20,6 +20,7 @@ STATUS_LOGS = [
     "partners.PartnerStatusChange",
     "partners.CameraNetworkStatusChange",
     "sites.RawanLevelChange",
+    "sites.SiteStatusChange",
 ]
 
 
@@ -69,6 +70,7 @@ def objects(settings, tmp_path, partner, owner, approver):
         "partners.CameraNetworkStatusChange": network.status_changes.get(),
         "sites.Area": area,
         "sites.RawanLevelChange": area.rawan_changes.get(),
+        **factories.inventory_rows(partner, approver),
     }
 
 
@@ -87,6 +89,9 @@ def test_admin_registers_every_model_except_boundaries():
         "partners.CameraNetwork",
         *STATUS_LOGS,
         "sites.Area",
+        "sites.UtilityPole",
+        "sites.Site",
+        "sites.Camera",
     ]
     assert sorted(expected) == REGISTERED
 
