@@ -65,17 +65,35 @@ def _random_point(rng: random.Random, boundary: AreaBoundary) -> tuple[float, fl
 
 def _mainland_boundaries() -> list[AreaBoundary]:
     # Kepulauan Seribu (31.01) is islands in the sea: the baseline fleet is on the mainland.
-    return list(
-        AreaBoundary.objects.select_related("area")
-        .exclude(area__code__startswith="31.01.")
-        .order_by("area__code", "id")
+    boundaries = list(
+        AreaBoundary.objects.exclude(area__code__startswith="31.01.").order_by("area__code", "id")
     )
+    for boundary in boundaries:
+        lons = [p[0] for p in boundary.ring]
+        lats = [p[1] for p in boundary.ring]
+        boundary.bbox = (min(lons), min(lats), max(lons), max(lats))
+    return boundaries
 
 
 def _random_spots(rng: random.Random, boundaries: list[AreaBoundary], count: int):
-    """`count` random points, each with the kelurahan whose boundary it was drawn inside."""
-    chosen = [rng.choice(boundaries) for _ in range(count)]
-    return [_random_point(rng, b) for b in chosen], [b.area_id for b in chosen]
+    """`count` random points and, for each, the kelurahan sites.selectors.kelurahan_at gives.
+
+    Simplified boundaries overlap slightly; where a point lies in several rings the lookup picks
+    the lowest area id, so the loader does the same and site and lookup always agree.
+    """
+    points, areas = [], []
+    for _ in range(count):
+        lat, lon = _random_point(rng, rng.choice(boundaries))
+        containing = [
+            b.area_id
+            for b in boundaries
+            if b.bbox[0] <= lon <= b.bbox[2]
+            and b.bbox[1] <= lat <= b.bbox[3]
+            and _inside(lon, lat, b.ring)
+        ]
+        points.append((lat, lon))
+        areas.append(min(containing))
+    return points, areas
 
 
 @transaction.atomic
