@@ -39,6 +39,7 @@ from contracts.models import (
 )
 from portal.permissions import partner_ids_for, scope_queryset
 from portal.roles import is_officer, is_operator
+from sites.models import UtilityPole
 
 # --- Programmes -----------------------------------------------------------------------------
 
@@ -296,3 +297,13 @@ def pole_consent_requests(*, user) -> QuerySet[ApplicationSite]:
 
 def response_template_list() -> QuerySet[ResponseTemplate]:
     return ResponseTemplate.objects.all()
+
+
+def candidate_pole_choices() -> QuerySet[UtilityPole]:
+    """Poles that can still take a camera, of any owner: poles sit on the public map, and the
+    owner's consent step protects a pole that is not the applicant's."""
+    return (
+        UtilityPole.objects.filter(slots_used__lt=F("slots_total"))
+        .select_related("owner", "kelurahan")
+        .order_by("owner__name", "code")
+    )

@@ -7,6 +7,7 @@ from django.db import transaction
 
 from partners import services as partner_services
 from partners.models import MemberRole, Membership, Partner, PartnerKind, PartnerStatus
+from portal.demo_deals import seed_applications, seed_programmes
 from portal.demo_fleet import seed_fleet
 from portal.demo_logins import DEMO_PASSWORD
 from portal.roles import Role, ensure_role_groups
@@ -137,6 +138,13 @@ def seed_demo() -> None:
         _seed_networks(partner, owner=_user(owner), approver=approver, verified=status)
     _seed_rawan(approver)
     seed_fleet(actor=approver)
+    seed_programmes(drafter=_user("reviewer"), approver=approver)
+    seed_applications(
+        applicant_user=_user("budi.toko"),
+        pole_owner_user=_user("tiang.owner"),
+        reviewer=_user("reviewer"),
+        approver=approver,
+    )
 
 
 # Camera networks per demo partner: (CIDR, ports, approved?). Private ranges only; the /16s

@@ -7,7 +7,7 @@ every run builds the same fleet) and only when the demo partners have no cameras
 import random
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from partners.models import Partner
@@ -65,35 +65,33 @@ def _random_point(rng: random.Random, boundary: AreaBoundary) -> tuple[float, fl
 
 def _mainland_boundaries() -> list[AreaBoundary]:
     # Kepulauan Seribu (31.01) is islands in the sea: the baseline fleet is on the mainland.
-    boundaries = list(
+    return list(
         AreaBoundary.objects.exclude(area__code__startswith="31.01.").order_by("area__code", "id")
     )
-    for boundary in boundaries:
-        lons = [p[0] for p in boundary.ring]
-        lats = [p[1] for p in boundary.ring]
-        boundary.bbox = (min(lons), min(lats), max(lons), max(lats))
-    return boundaries
 
 
 def _random_spots(rng: random.Random, boundaries: list[AreaBoundary], count: int):
-    """`count` random points and, for each, the kelurahan sites.selectors.kelurahan_at gives.
+    """`count` random points, each with the kelurahan whose boundary it was drawn inside."""
+    chosen = [rng.choice(boundaries) for _ in range(count)]
+    return [_random_point(rng, b) for b in chosen], [b.area_id for b in chosen]
 
-    Simplified boundaries overlap slightly; where a point lies in several rings the lookup picks
-    the lowest area id, so the loader does the same and site and lookup always agree.
-    """
-    points, areas = [], []
-    for _ in range(count):
-        lat, lon = _random_point(rng, rng.choice(boundaries))
-        containing = [
-            b.area_id
-            for b in boundaries
-            if b.bbox[0] <= lon <= b.bbox[2]
-            and b.bbox[1] <= lat <= b.bbox[3]
-            and _inside(lon, lat, b.ring)
-        ]
-        points.append((lat, lon))
-        areas.append(min(containing))
-    return points, areas
+
+# Simplified boundaries overlap slightly (and PostgreSQL's geometry compares with a tolerance),
+# so let the database settle each point's kelurahan exactly as sites.selectors.kelurahan_at does.
+_SETTLE_KELURAHAN = """
+UPDATE {table} AS t SET kelurahan_id = (
+    SELECT b.area_id FROM sites_areaboundary b
+    WHERE b.ring && polygon(box(point(t.lon, t.lat), point(t.lon, t.lat)))
+      AND b.ring @> point(t.lon, t.lat)
+    ORDER BY b.area_id LIMIT 1)
+WHERE t.{owner} = ANY(%s)
+"""
+
+
+def _settle_kelurahan(partner_ids: list[int]) -> None:
+    with connection.cursor() as cursor:
+        for table, owner in (("sites_site", "host_partner_id"), ("sites_utilitypole", "owner_id")):
+            cursor.execute(_SETTLE_KELURAHAN.format(table=table, owner=owner), [partner_ids])
 
 
 @transaction.atomic
@@ -192,4 +190,5 @@ def seed_fleet(*, actor, seed: int = 2018) -> int:
                 )
         Camera.objects.bulk_create(cameras, batch_size=2000)
         created += len(cameras)
+    _settle_kelurahan([p.pk for p in partners.values()])
     return created

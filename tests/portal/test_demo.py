@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q
 
+from contracts.models import ApplicationStatus, HostingApplication, Programme
 from partners.models import CameraNetwork, Partner, PartnerKind
 from portal.demo import seed_demo
 from portal.demo_logins import DEMO_PASSWORD, DEMO_USERS
@@ -72,3 +73,20 @@ def test_seed_demo_cameras_lie_inside_their_owners_approved_networks(db, debug):
     for camera in list(Camera.objects.order_by("id"))[::30]:
         host = urlsplit(camera.rtsp_url).hostname
         assert any(ipaddress.ip_address(host) in n for n in networks[camera.owner_id]), camera
+
+
+def test_seed_demo_has_applications_in_every_state_and_programmes(db, debug):
+    seed_demo()
+    reached = set(HostingApplication.objects.values_list("status", flat=True))
+    assert reached == set(ApplicationStatus.values)
+    returned = HostingApplication.objects.get(title__contains="dikembalikan")
+    assert returned.status == ApplicationStatus.DRAFT
+    assert returned.decisions.filter(decision="returned").exists()
+    approved = HostingApplication.objects.get(status=ApplicationStatus.APPROVED)
+    assert set(approved.candidate_sites.values_list("site__status", flat=True)) == {"approved"}
+    assert set(Programme.objects.values_list("status", flat=True)) == {
+        "draft",
+        "submitted",
+        "approved",
+        "active",
+    }

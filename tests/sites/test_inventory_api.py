@@ -130,6 +130,12 @@ def test_inventory_creates_refuse_another_partners_ids_as_404(owner, theirs, oth
     assert response.status_code == 404
     other_pole = UtilityPole.objects.get(pk=theirs["poles"])
     response = client.post(
+        "/api/poles/",
+        {"owner": other_pole.owner_id, "code": "MINE", "slots_total": 1, **factories.point_in()},
+        format="json",
+    )
+    assert response.status_code == 404
+    response = client.post(
         "/api/poles/import/",
         {"owner": other_pole.owner_id, "file": _csv("P-1,-6.175305,106.826442,yes,no,1\n")},
         format="multipart",

@@ -541,3 +541,17 @@ def test_camera_update_keeps_password_when_empty_and_rechecks_urls(approved_site
     assert error.value.field == "rtsp_url"
     camera.refresh_from_db()
     assert camera.rtsp_url == "rtsp://10.20.30.40/Streaming/Channels/101"
+
+
+def test_site_withdraw_by_host_member_ends_rejected_with_reason(site, host, other_owner):
+    with pytest.raises(PermissionDenied):
+        services.site_withdraw(site=site, actor=other_owner, reason="not ours")
+    with pytest.raises(ServiceError) as error:
+        services.site_withdraw(site=site, actor=host.created_by, reason="")
+    assert error.value.field == "reason"
+    services.site_withdraw(site=site, actor=host.created_by, reason="Application withdrawn")
+    site.refresh_from_db()
+    assert site.status == SiteStatus.REJECTED
+    assert site.status_changes.last().reason == "Application withdrawn"
+    with pytest.raises(Conflict):
+        services.site_withdraw(site=site, actor=host.created_by, reason="again")
