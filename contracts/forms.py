@@ -50,9 +50,7 @@ def _amount_field(label: str) -> forms.IntegerField:
 
 class ProgrammeForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
-    rationale = forms.CharField(
-        label=_("Rationale"), widget=forms.Textarea(attrs={"rows": 4})
-    )
+    rationale = forms.CharField(label=_("Rationale"), widget=forms.Textarea(attrs={"rows": 4}))
     target_kelurahan = TargetKelurahanField(
         label=_("Target kelurahan"),
         queryset=Area.objects.none(),
@@ -282,8 +280,11 @@ class ReviewQueueFilterForm(forms.Form):
         required=False,
         choices=[
             ("", _("Any open status")),
-            *((value, label) for value, label in ApplicationStatus.choices
-              if value in OPEN_APPLICATION_STATUSES),
+            *(
+                (value, label)
+                for value, label in ApplicationStatus.choices
+                if value in OPEN_APPLICATION_STATUSES
+            ),
         ],
     )
     programme = forms.ModelChoiceField(
@@ -292,9 +293,7 @@ class ReviewQueueFilterForm(forms.Form):
         required=False,
         empty_label=_("Any programme"),
     )
-    older_than_days = forms.IntegerField(
-        label=_("Older than (days)"), required=False, min_value=0
-    )
+    older_than_days = forms.IntegerField(label=_("Older than (days)"), required=False, min_value=0)
     overdue = forms.BooleanField(label=_("Overdue only"), required=False)
 
     def __init__(self, *args, user, **kwargs):

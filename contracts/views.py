@@ -4,6 +4,7 @@ application is a 404) and every write is one call to contracts.services."""
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as Forbidden
@@ -182,9 +183,7 @@ def _is_applicant_member(user, application: HostingApplication) -> bool:
     return (
         user.is_superuser
         or memberships_of(user=user)
-        .filter(
-            partner_id=application.applicant_id, role__in=[MemberRole.OWNER, MemberRole.STAFF]
-        )
+        .filter(partner_id=application.applicant_id, role__in=[MemberRole.OWNER, MemberRole.STAFF])
         .exists()
     )
 
@@ -447,7 +446,7 @@ def _detail_page(
         "attachment_form": attachment_form or AttachmentForm(),
         "review_actions": review_actions,
         "decision_form": OfficerDecisionForm() if review_actions else None,
-        "overdue_days": selectors.settings.REVIEW_DEADLINE_DAYS,
+        "overdue_days": settings.REVIEW_DEADLINE_DAYS,
     }
     return render(request, "contracts/application_detail.html", context, status=status)
 
@@ -610,7 +609,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
             "filter_form": filter_form,
             "page": page,
             "applications": page.object_list,
-            "deadline_days": selectors.settings.REVIEW_DEADLINE_DAYS,
+            "deadline_days": settings.REVIEW_DEADLINE_DAYS,
         },
     )
 
@@ -627,7 +626,6 @@ def pole_requests(request: HttpRequest) -> HttpResponse:
             "entries": selectors.pole_consent_requests(user=request.user).select_related(
                 "site__pole__owner"
             ),
-            "form": ConsentForm(),
         },
     )
 

@@ -13,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from portal import embedded_db
-from portal.env import env_bool, env_int, env_list, env_str
+from portal.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = embedded_db.VAR_DIR
@@ -207,6 +207,17 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Mitra CCTV <noreply@mitra-cctv.jakarta.go.id>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Camera health checks -----------------------------------------------------------------------
+# Every probe step is bounded, so a hung or hostile camera costs at most these many seconds.
+HEALTH_CONNECT_TIMEOUT = env_float("HEALTH_CONNECT_TIMEOUT", 3.0, minimum=0.01)
+HEALTH_READ_TIMEOUT = env_float("HEALTH_READ_TIMEOUT", 5.0, minimum=0.01)
+HEALTH_MAX_SNAPSHOT_BYTES = env_int("HEALTH_MAX_SNAPSHOT_BYTES", 2 * 1024 * 1024, minimum=1024)
+HEALTH_CLOCK_DRIFT_SECONDS = env_int("HEALTH_CLOCK_DRIFT_SECONDS", 120, minimum=1)
+# Loopback is refused as a camera address unless this is on (the fleet simulator lives there).
+HEALTH_ALLOW_LOOPBACK = env_bool("HEALTH_ALLOW_LOOPBACK", False)
+# Extra host names or CIDRs the checker must never connect to, on top of the built-in deny list.
+HEALTH_DENY_HOSTS = env_list("HEALTH_DENY_HOSTS", [])
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")

@@ -83,8 +83,11 @@ def area_set_rawan(*, area: Area, actor, level: int, reason: str) -> Area:
 # Who may do what (guardian permissions from partners.services.ROLE_PERMISSIONS):
 # - Poles are the partner's physical infrastructure, like its camera networks: a pole owner's
 #   owners and staff manage them ("partners.manage_partner_networks"); technicians only look.
-# - Any member of a partner ("partners.view_partner") proposes sites for it and registers its
-#   cameras; Kominfotik officers decide on sites (a Sudin officer only in their kota).
+# - Any member of a partner ("partners.view_partner", technicians included) proposes sites for
+#   it. A camera is registered by someone who is a member of both its owner and the site's host
+#   (the same partner in the usual case), or by an officer; its URLs are held to the owner's
+#   approved networks either way. Kominfotik officers decide on sites (a Sudin officer only in
+#   their kota).
 
 
 def _require_member(actor, partner: Partner, message: str) -> None:

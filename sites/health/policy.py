@@ -1,0 +1,293 @@
+"""Where the health checker may connect: a camera's address is privileged input.
+
+A partner types the camera URLs, so a URL is an attempt to make the portal open a connection. It is
+allowed only when every address its host resolves to lies inside one of the networks approved for
+that partner, on an approved port, and none of them is on the deny list (which always wins). Host
+strings are never compared: "2130706433", "0x7f.1" and "127.1" are all 127.0.0.1, and the resolver
+says so. The Target carries the exact IP that was checked, so the caller connects there and never
+resolves again (no DNS-rebinding window between check and connect).
+"""
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+BLOCKED_BY_POLICY = "blocked_by_policy"
+DEFAULT_PORTS = {"rtsp": 554, "http": 80, "https": 443}
+
+# Never a camera, whatever a partner's approved network says.
+ALWAYS_DENIED: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(cidr)
+    for cidr in (
+        "0.0.0.0/8",  # "this network"; 0.0.0.0 reaches the local host on Linux
+        "169.254.0.0/16",  # link-local, including the cloud metadata service 169.254.169.254
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, and the limited broadcast 255.255.255.255
+        "::/128",
+        "fe80::/10",  # IPv6 link-local
+        "ff00::/8",  # IPv6 multicast
+    )
+)
+LOOPBACK: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+# IPv6 prefixes that carry an IPv4 address a gateway would forward to (NAT64 well-known prefix).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedNetwork:
+    """One approved camera network: an address range and the ports cameras answer on there."""
+
+    network: IPNetwork
+    ports: frozenset[int]
+
+    @classmethod
+    def parse(cls, cidr: str, ports: Iterable[int]) -> "ApprovedNetwork":
+        return cls(ipaddress.ip_network(cidr, strict=False), frozenset(int(p) for p in ports))
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A URL that passed the policy, pinned to the address that was checked."""
+
+    url: str
+    scheme: str
+    host: str  # as written in the URL, for the Host header and TLS server name
+    ip: str  # connect here, and only here
+    port: int
+    path: str  # request target: path and query
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == DEFAULT_PORTS.get(self.scheme) else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """A URL the checker must not connect to, and why."""
+
+    url: str
+    detail: str
+    reason: str = BLOCKED_BY_POLICY
+
+
+class UnresolvableHost(OSError):
+    """The host name has no address (or the resolver did not answer in time)."""
+
+
+def approved_networks(rows: Iterable) -> tuple[ApprovedNetwork, ...]:
+    """ApprovedNetwork values from CameraNetwork rows (partners.selectors.approved_networks_for)."""
+    return tuple(ApprovedNetwork.parse(row.cidr, row.ports) for row in rows)
+
+
+def _unwrap(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 form stands for (::ffff:127.0.0.1 is 127.0.0.1), else itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address.sixtofour is not None:
+            return address.sixtofour
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.scope_id:
+            return ipaddress.IPv6Address(str(address).split("%", 1)[0])
+    return address
+
+
+def _host_of(value: str) -> str:
+    """The host part of an ALLOWED_HOSTS entry, a URL or a bare host[:port]."""
+    value = value.strip()
+    if "://" in value:
+        return urlsplit(value).hostname or ""
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.lstrip(".")  # ".example.id" in ALLOWED_HOSTS: the domain and its subdomains
+
+
+def _networks_for_host(host: str) -> list[IPNetwork]:
+    if not host or host == "*" or host.startswith("/"):  # "*" or a unix-socket directory
+        return []
+    try:
+        return [ipaddress.ip_network(host, strict=False)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []  # a name that does not resolve cannot be connected to either
+    found = []
+    for info in infos:
+        address = _unwrap(ipaddress.ip_address(info[4][0]))
+        found.append(ipaddress.ip_network(address))
+    return found
+
+
+@lru_cache(maxsize=8)
+def _configured_deny(key: tuple) -> tuple[IPNetwork, ...]:
+    allowed_hosts, db_host, broker_url, extra = key
+    hosts = [_host_of(h) for h in allowed_hosts]
+    hosts.append(db_host)
+    if broker_url and "://" in broker_url:
+        hosts.append(urlsplit(broker_url).hostname or "")
+    hosts.extend(extra)
+    networks: list[IPNetwork] = []
+    for host in hosts:
+        networks.extend(_networks_for_host(host))
+    return tuple(dict.fromkeys(networks))
+
+
+def configured_deny() -> tuple[IPNetwork, ...]:
+    """The portal's own hosts, its database and broker, and HEALTH_DENY_HOSTS, as networks.
+
+    Resolved once per distinct configuration (it may hit the resolver), so callers building many
+    probes reuse the answer.
+    """
+    database = settings.DATABASES.get("default", {})
+    key = (
+        tuple(settings.ALLOWED_HOSTS),
+        str(database.get("HOST") or ""),
+        str(getattr(settings, "CELERY_BROKER_URL", "") or ""),
+        tuple(getattr(settings, "HEALTH_DENY_HOSTS", [])),
+    )
+    return _configured_deny(key)
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+
+def _parse(url: str) -> _Parsed | Blocked:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        return Blocked(url, f"malformed URL: {exc}")
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        return Blocked(url, f"scheme {scheme or '(none)'!r} is not rtsp, http or https")
+    host = parts.hostname or ""
+    if not host:
+        return Blocked(url, "URL has no host")
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return _Parsed(scheme, host, port or DEFAULT_PORTS[scheme], path)
+
+
+def _check(
+    url: str,
+    parsed: _Parsed,
+    addresses: list[IPAddress],
+    *,
+    networks: Iterable[ApprovedNetwork],
+    allow_loopback: bool,
+    deny: Iterable[IPNetwork],
+) -> Target | Blocked:
+    if not addresses:
+        raise UnresolvableHost(f"{parsed.host} has no address")
+    denied = ALWAYS_DENIED + tuple(deny) + (() if allow_loopback else LOOPBACK)
+    networks = tuple(networks)
+    for address in addresses:
+        for network in denied:
+            if address.version == network.version and address in network:
+                return Blocked(url, f"{parsed.host} resolves to {address}, which is denied")
+        inside = [n for n in networks if n.network.version == address.version]
+        inside = [n for n in inside if address in n.network]
+        if not inside:
+            return Blocked(
+                url, f"{parsed.host} resolves to {address}, outside the approved networks"
+            )
+        if not any(parsed.port in n.ports for n in inside):
+            return Blocked(url, f"port {parsed.port} is not approved for {address}")
+    # Every address passed; connect to the first, exactly as checked.
+    return Target(url, parsed.scheme, parsed.host, str(addresses[0]), parsed.port, parsed.path)
+
+
+def _addresses(infos: list) -> list[IPAddress]:
+    seen = dict.fromkeys(_unwrap(ipaddress.ip_address(info[4][0])) for info in infos)
+    return list(seen)
+
+
+def _getaddrinfo(host: str, port: int) -> list:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+
+
+async def _getaddrinfo_async(host: str, port: int) -> list:
+    loop = asyncio.get_running_loop()
+    return await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+
+
+def resolve_target(
+    url: str,
+    *,
+    networks: Iterable[ApprovedNetwork],
+    allow_loopback: bool,
+    deny: Iterable[IPNetwork] | None = None,
+) -> Target | Blocked:
+    """Check a camera URL against the policy; raises UnresolvableHost if the name has no address."""
+    parsed = _parse(url)
+    if isinstance(parsed, Blocked):
+        return parsed
+    try:
+        infos = _getaddrinfo(parsed.host, parsed.port)
+    except (OSError, UnicodeError) as exc:
+        raise UnresolvableHost(f"cannot resolve {parsed.host}: {exc}") from None
+    return _check(
+        url,
+        parsed,
+        _addresses(infos),
+        networks=networks,
+        allow_loopback=allow_loopback,
+        deny=configured_deny() if deny is None else deny,
+    )
+
+
+async def resolve_target_async(
+    url: str,
+    *,
+    networks: Iterable[ApprovedNetwork],
+    allow_loopback: bool,
+    deny: Iterable[IPNetwork],
+    timeout: float,
+) -> Target | Blocked:
+    """resolve_target for the event loop; `deny` must be given (configured_deny() may block)."""
+    parsed = _parse(url)
+    if isinstance(parsed, Blocked):
+        return parsed
+    try:
+        ipaddress.ip_address(parsed.host)
+        literal = True
+    except ValueError:
+        literal = False
+    try:
+        if literal:
+            # No resolver round trip (and no executor thread) for the common case of an IP.
+            infos = _getaddrinfo(parsed.host, parsed.port)
+        else:
+            async with asyncio.timeout(timeout):
+                infos = await _getaddrinfo_async(parsed.host, parsed.port)
+    except TimeoutError:
+        raise UnresolvableHost(f"resolving {parsed.host} timed out") from None
+    except (OSError, UnicodeError) as exc:
+        raise UnresolvableHost(f"cannot resolve {parsed.host}: {exc}") from None
+    return _check(
+        url, parsed, _addresses(infos), networks=networks, allow_loopback=allow_loopback, deny=deny
+    )
