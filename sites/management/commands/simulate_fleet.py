@@ -1,6 +1,7 @@
 """Run a fake camera fleet on loopback until interrupted (demo and benchmark target)."""
 
 import asyncio
+import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -48,7 +49,12 @@ class Command(BaseCommand):
         await fleet.start(http_port=http_port, rtsp_port=rtsp_port)
         self.stdout.write(fleet.summary())
         self.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # Own handlers: a shell's background job ignores SIGINT, and `make run` stops with SIGTERM.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await fleet.stop()
