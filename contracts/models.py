@@ -10,7 +10,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import StatusChange
+from portal.models import StatusChange, StoredPdf
 
 
 class FundingSource(models.TextChoices):
@@ -328,26 +328,16 @@ def _attachment_path(instance, filename: str) -> str:
     return f"application-attachments/{uuid.uuid4().hex}.pdf"
 
 
-class ApplicationAttachment(models.Model):
+class ApplicationAttachment(StoredPdf):
     """A PDF attached to an application (drawings, letters), stored outside the web root."""
 
     application = models.ForeignKey(
         HostingApplication, on_delete=models.PROTECT, related_name="attachments"
     )
     file = models.FileField(upload_to=_attachment_path, max_length=200)
-    original_name = models.CharField(_("file name"), max_length=120)
-    size = models.PositiveIntegerField(_("size (bytes)"))
-    sha256 = models.CharField(_("SHA-256"), max_length=64)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    uploaded_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-uploaded_at", "id"]
-
-    def __str__(self) -> str:
-        return self.original_name
+    class Meta(StoredPdf.Meta):
+        pass
 
 
 class ResponseTemplate(models.Model):

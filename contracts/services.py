@@ -34,8 +34,8 @@ from contracts.models import (
     ProgrammeStatusChange,
     ResponseTemplate,
 )
-from partners import services as partner_services
 from partners.models import MemberRole, Membership, Partner, PartnerStatus
+from portal.documents import store_pdf
 from portal.errors import Conflict, PermissionDenied, ServiceError, full_clean_or_raise
 from portal.roles import Role, is_city_officer, is_sudin_officer, role_names
 from sites import services as site_services
@@ -668,24 +668,8 @@ def application_add_attachment(
             % {"status": _status_label(ApplicationStatus, application.status)},
             code="invalid_transition",
         )
-    name, sha256 = partner_services.read_pdf(upload)
-    attachment = ApplicationAttachment(
-        application=application,
-        original_name=name,
-        size=upload.size,
-        sha256=sha256,
-        uploaded_by=actor,
-    )
-    full_clean_or_raise(attachment, exclude=["file"])
-    attachment.file.save("upload.pdf", upload, save=False)
-    try:
-        with transaction.atomic():
-            attachment.save()
-    except Exception:
-        # The row was not written: do not leave an orphan file behind.
-        attachment.file.delete(save=False)
-        raise
-    return attachment
+    attachment = ApplicationAttachment(application=application, uploaded_by=actor)
+    return store_pdf(record=attachment, upload=upload)
 
 
 # --- Pole owner's consent -------------------------------------------------------------------

@@ -9,7 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from partners.validators import validate_nib, validate_npwp
-from portal.models import StatusChange
+from portal.models import StatusChange, StoredPdf
 
 
 class PartnerKind(models.TextChoices):
@@ -199,7 +199,7 @@ def _document_path(instance, filename: str) -> str:
     return f"partner-documents/{uuid.uuid4().hex}.pdf"
 
 
-class PartnerDocument(models.Model):
+class PartnerDocument(StoredPdf):
     """A supporting PDF for verification, stored outside the web root with its SHA-256."""
 
     scope_partner_path = "partner"
@@ -208,19 +208,9 @@ class PartnerDocument(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="documents")
     kind = models.CharField(_("kind"), max_length=16, choices=DocumentKind.choices)
     file = models.FileField(upload_to=_document_path, max_length=200)
-    original_name = models.CharField(_("file name"), max_length=120)
-    size = models.PositiveIntegerField(_("size (bytes)"))
-    sha256 = models.CharField(_("SHA-256"), max_length=64)
-    uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
-    uploaded_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-uploaded_at", "id"]
-
-    def __str__(self) -> str:
-        return self.original_name
+    class Meta(StoredPdf.Meta):
+        pass
 
 
 class NetworkStatus(models.TextChoices):

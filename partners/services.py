@@ -1,6 +1,5 @@
 """Every write to partners, memberships, documents and camera networks goes through here."""
 
-import hashlib
 import ipaddress
 from datetime import timedelta
 
@@ -30,8 +29,9 @@ from partners.models import (
     PartnerStatus,
     PartnerStatusChange,
 )
-from partners.validators import PDF_MAGIC, normalize_npwp, safe_display_name
+from partners.validators import normalize_npwp
 from portal.audit import transition
+from portal.documents import store_pdf
 from portal.errors import PermissionDenied, ServiceError, full_clean_or_raise
 from portal.permissions import require_partner_perm
 from portal.roles import is_city_officer, is_officer, is_sudin_officer
@@ -353,40 +353,6 @@ def membership_remove(*, membership: Membership, actor) -> None:
 # --- Documents ------------------------------------------------------------------------------
 
 
-def _read_pdf(upload: UploadedFile) -> tuple[bytes, str]:
-    name = safe_display_name(upload.name or "")
-    if not name.lower().endswith(".pdf"):
-        raise ServiceError(
-            _("Only PDF files are accepted (the name must end in .pdf)."), field="file"
-        )
-    if upload.size is None or upload.size == 0:
-        raise ServiceError(_("The file is empty."), field="file")
-    if upload.size > settings.MAX_DOCUMENT_BYTES:
-        raise ServiceError(
-            _("The file is too large: at most %(mb)d MB.")
-            % {"mb": settings.MAX_DOCUMENT_BYTES // (1024 * 1024)},
-            field="file",
-        )
-    upload.seek(0)
-    if upload.read(len(PDF_MAGIC)) != PDF_MAGIC:
-        raise ServiceError(_("The file is not a PDF document."), field="file")
-    upload.seek(0)
-    return name, _sha256(upload)
-
-
-def read_pdf(upload: UploadedFile) -> tuple[str, str]:
-    """(display name, SHA-256) of an uploaded PDF, checked exactly as partner documents are."""
-    return _read_pdf(upload)
-
-
-def _sha256(upload: UploadedFile) -> str:
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    return digest.hexdigest()
-
-
 @transaction.atomic
 def document_upload(*, partner: Partner, actor, kind: str, upload: UploadedFile) -> PartnerDocument:
     require_partner_perm(
@@ -395,25 +361,8 @@ def document_upload(*, partner: Partner, actor, kind: str, upload: UploadedFile)
         "partners.manage_partner_documents",
         _("You cannot upload documents for this partner."),
     )
-    name, sha256 = _read_pdf(upload)
-    document = PartnerDocument(
-        partner=partner,
-        kind=kind,
-        original_name=name,
-        size=upload.size,
-        sha256=sha256,
-        uploaded_by=actor,
-    )
-    full_clean_or_raise(document, exclude=["file"])
-    document.file.save("upload.pdf", upload, save=False)
-    try:
-        with transaction.atomic():
-            document.save()
-    except Exception:
-        # The row was not written: do not leave an orphan file behind.
-        document.file.delete(save=False)
-        raise
-    return document
+    document = PartnerDocument(partner=partner, kind=kind, uploaded_by=actor)
+    return store_pdf(record=document, upload=upload)
 
 
 # --- Camera networks ------------------------------------------------------------------------

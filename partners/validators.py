@@ -27,14 +27,3 @@ def validate_npwp(value: str) -> None:
     digits = normalize_npwp(value)
     if not _NPWP.fullmatch(digits):
         raise ValidationError(_("NPWP must be exactly 16 digits."), code="invalid_npwp")
-
-
-PDF_MAGIC = b"%PDF-"
-_SAFE_NAME = re.compile(r"[^\w.\- ]+", re.UNICODE)
-
-
-def safe_display_name(name: str) -> str:
-    """The uploader's file name, kept only for display: no path, no control characters."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _SAFE_NAME.sub("_", base).strip(" .")[:120]
-    return cleaned or "document.pdf"

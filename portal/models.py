@@ -49,3 +49,25 @@ class StatusChange(models.Model):
     class Meta:
         abstract = True
         ordering = ["created_at", "id"]
+
+
+class StoredPdf(models.Model):
+    """Abstract: an uploaded PDF's metadata; subclasses declare `file` with their upload_to.
+
+    Written only through portal.documents.store_pdf, which checks the file first.
+    """
+
+    original_name = models.CharField(_("file name"), max_length=120)
+    size = models.PositiveIntegerField(_("size (bytes)"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

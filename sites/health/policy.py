@@ -138,8 +138,8 @@ def _networks_for_host(host: str) -> list[IPNetwork]:
 
 @lru_cache(maxsize=8)
 def _configured_deny(key: tuple) -> tuple[IPNetwork, ...]:
-    allowed_hosts, db_host, broker_url, extra = key
-    hosts = [_host_of(h) for h in allowed_hosts]
+    allowed_hosts, site_url, db_host, broker_url, extra = key
+    hosts = [_host_of(h) for h in (*allowed_hosts, site_url)]
     hosts.append(db_host)
     if broker_url and "://" in broker_url:
         hosts.append(urlsplit(broker_url).hostname or "")
@@ -151,7 +151,8 @@ def _configured_deny(key: tuple) -> tuple[IPNetwork, ...]:
 
 
 def configured_deny() -> tuple[IPNetwork, ...]:
-    """The portal's own hosts, its database and broker, and HEALTH_DENY_HOSTS, as networks.
+    """The portal's own hosts (ALLOWED_HOSTS, SITE_URL), its database and broker, and
+    HEALTH_DENY_HOSTS, as networks.
 
     Resolved once per distinct configuration (it may hit the resolver), so callers building many
     probes reuse the answer.
@@ -159,6 +160,7 @@ def configured_deny() -> tuple[IPNetwork, ...]:
     database = settings.DATABASES.get("default", {})
     key = (
         tuple(settings.ALLOWED_HOSTS),
+        str(getattr(settings, "SITE_URL", "") or ""),
         str(database.get("HOST") or ""),
         str(getattr(settings, "CELERY_BROKER_URL", "") or ""),
         tuple(getattr(settings, "HEALTH_DENY_HOSTS", [])),

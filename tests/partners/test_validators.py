@@ -3,10 +3,10 @@ from django.core.exceptions import ValidationError
 
 from partners.validators import (
     normalize_npwp,
-    safe_display_name,
     validate_nib,
     validate_npwp,
 )
+from portal.documents import safe_display_name
 
 
 @pytest.mark.parametrize("value", ["1234567890123", "0000000000001"])

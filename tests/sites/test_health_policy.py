@@ -142,7 +142,8 @@ def test_resolve_target_raises_for_a_name_without_address(monkeypatch):
 def test_configured_deny_refuses_the_database_and_the_broker(settings, monkeypatch):
     monkeypatch.setitem(settings.DATABASES["default"], "HOST", "10.20.9.1")
     settings.CELERY_BROKER_URL = "redis://10.20.9.2:6379/0"
-    settings.ALLOWED_HOSTS = ["cctv.example.test"]
+    settings.ALLOWED_HOSTS = ["10.255.0.1"]
+    settings.SITE_URL = "https://10.255.0.1"
     settings.HEALTH_DENY_HOSTS = []
 
     deny = configured_deny()
@@ -155,6 +156,7 @@ def test_configured_deny_refuses_the_database_and_the_broker(settings, monkeypat
 
 def test_configured_deny_refuses_the_portal_itself_even_with_loopback_allowed(settings):
     settings.ALLOWED_HOSTS = [".localhost", "[::1]"]
+    settings.SITE_URL = "https://10.255.0.1"
     settings.HEALTH_DENY_HOSTS = []
 
     result = resolve_target("http://127.0.0.1/", networks=EVERYWHERE, allow_loopback=True)
@@ -224,3 +226,13 @@ def test_resolve_target_async_gives_up_on_a_slow_resolver(monkeypatch):
 
     with pytest.raises(UnresolvableHost, match="timed out"):
         asyncio.run(scenario())
+
+
+def test_configured_deny_refuses_the_host_of_site_url(settings):
+    settings.ALLOWED_HOSTS = []
+    settings.SITE_URL = "https://10.20.6.6:8443"
+    settings.HEALTH_DENY_HOSTS = []
+
+    result = resolve_target("http://10.20.6.6:8080/", networks=(CAMERAS,), allow_loopback=False)
+
+    assert isinstance(result, Blocked)

@@ -463,6 +463,7 @@ def test_probe_camera_blocks_the_metadata_address():
 @pytest.mark.parametrize("which", ["database", "broker"])
 def test_probe_camera_blocks_the_database_and_broker_hosts(which, settings, monkeypatch):
     settings.ALLOWED_HOSTS = []
+    settings.SITE_URL = "https://10.255.0.1"
     settings.HEALTH_DENY_HOSTS = []
     settings.CELERY_BROKER_URL = "filesystem://"
     monkeypatch.setitem(settings.DATABASES["default"], "HOST", "/tmp/socket-dir")
