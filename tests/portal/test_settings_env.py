@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_choice, env_int, env_list, env_str
+from portal.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 NAME = "MITRA_TEST_SETTING"
 
@@ -66,3 +66,11 @@ def test_env_choice_refuses_unknown(monkeypatch):
     monkeypatch.setenv(NAME, "debug")
     with pytest.raises(ImproperlyConfigured, match=NAME):
         env_choice(NAME, "info", {"info", "warning"})
+
+
+def test_env_float_reads_a_number_and_names_a_bad_value(monkeypatch):
+    monkeypatch.setenv(NAME, "2.5")
+    assert env_float(NAME, 1.0) == 2.5
+    monkeypatch.setenv(NAME, "soon")
+    with pytest.raises(ImproperlyConfigured, match=NAME):
+        env_float(NAME, 1.0)
