@@ -1,6 +1,15 @@
 """Where and what: Jakarta's areas, and the camera inventory (poles, sites, cameras)."""
 
 from sites.models.areas import Area, AreaBoundary, AreaLevel, RawanLevel, RawanLevelChange
+from sites.models.health import (
+    CameraHealth,
+    CameraStatusChange,
+    HealthStatus,
+    HealthSweep,
+    Outage,
+    SweepBatch,
+    SweepStatus,
+)
 from sites.models.inventory import (
     POLE_SLOT_HOLDING_STATUSES,
     SITE_TRANSITIONS,
@@ -19,6 +28,13 @@ __all__ = [
     "AreaBoundary",
     "AreaLevel",
     "Camera",
+    "CameraHealth",
+    "CameraStatusChange",
+    "HealthStatus",
+    "HealthSweep",
+    "Outage",
+    "SweepBatch",
+    "SweepStatus",
     "HostKind",
     "RawanLevel",
     "RawanLevelChange",
