@@ -2,6 +2,11 @@
 
 A bulk loader like sites.loaders, not a business operation: it writes rows directly (seeded, so
 every run builds the same fleet) and only when the demo partners have no cameras yet.
+
+The cameras answer for real: demo camera i (counted over the whole fleet, in FLEET order, then
+site, then slot) has the address sites.health.simulator.camera_address(i), where the fleet
+simulator that `make run` starts (`manage.py simulate_fleet`) plays it, on the ports the launcher
+gives the simulator (portal.launcher.simulator_ports).
 """
 
 import random
@@ -10,7 +15,9 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from partners.models import Partner
+from partners.models import CameraNetwork, CameraNetworkStatusChange, NetworkStatus, Partner
+from portal.launcher import simulator_ports
+from sites.health.simulator import camera_address
 from sites.models import (
     AreaBoundary,
     Camera,
@@ -30,6 +37,9 @@ FLEET = [
     ("RW 05 Kembangan Utara", HostKind.COMMUNITY_POST, 500, 73),
 ]
 SPARE_POLES = 250  # poles with every slot free, for new applications
+DEMO_CAMERAS = sum(sites for _name, _kind, sites, _octet in FLEET) * CAMERAS_PER_SITE
+# Every simulated camera address (camera_address(i) for i < 64,516) lies in this network.
+SIMULATOR_CIDR = "127.1.0.0/16"
 
 _VENDORS = [
     ("Hikvision", "DS-2CD2143G2-I", "2688x1520"),
@@ -98,7 +108,10 @@ def _settle_kelurahan(partner_ids: list[int]) -> None:
 def seed_fleet(*, actor, seed: int = 2018) -> int:
     """Create the baseline fleet if the demo partners have no cameras; return cameras created."""
     partners = {p.name: p for p in Partner.objects.filter(name__in=[f[0] for f in FLEET])}
-    if len(partners) < len(FLEET) or Camera.objects.filter(owner__in=partners.values()).exists():
+    if len(partners) < len(FLEET):
+        return 0
+    if Camera.objects.filter(owner__in=partners.values()).exists():
+        _point_at_simulator([partners[name] for name, *_rest in FLEET], actor=actor)
         return 0
     rng = random.Random(seed)
     boundaries = _mainland_boundaries()
@@ -172,7 +185,6 @@ def seed_fleet(*, actor, seed: int = 2018) -> int:
         for index, site in enumerate(sites):
             for slot in range(CAMERAS_PER_SITE):
                 number = index * CAMERAS_PER_SITE + slot
-                address = f"10.{octet}.{number // 250}.{number % 250 + 2}"
                 vendor, model, resolution = _VENDORS[number % len(_VENDORS)]
                 cameras.append(
                     Camera(
@@ -182,13 +194,77 @@ def seed_fleet(*, actor, seed: int = 2018) -> int:
                         model=model,
                         serial=f"DEMO-{octet}-{number:06d}",
                         resolution=resolution,
-                        rtsp_url=f"rtsp://{address}:554/stream1",
-                        snapshot_url=f"http://{address}/snapshot.jpg",
                         installed_at=installed,
                         created_by=actor,
+                        **simulated_urls(created + len(cameras)),
                     )
                 )
         Camera.objects.bulk_create(cameras, batch_size=2000)
         created += len(cameras)
+        _approve_simulator_network(partner, actor=actor)
     _settle_kelurahan([p.pk for p in partners.values()])
     return created
+
+
+def simulated_urls(index: int) -> dict[str, str]:
+    """The RTSP, snapshot and ONVIF URLs of demo camera `index`, as the simulator serves them."""
+    address = camera_address(index)
+    http_port, rtsp_port = simulator_ports()
+    return {
+        "rtsp_url": f"rtsp://{address}:{rtsp_port}/stream1",
+        "snapshot_url": f"http://{address}:{http_port}/snapshot.jpg",
+        "onvif_url": f"http://{address}:{http_port}/onvif/device_service",
+    }
+
+
+def _point_at_simulator(partners: list[Partner], *, actor) -> None:
+    """A demo database seeded before the simulator existed: move its cameras onto it, once."""
+    cameras = [
+        camera
+        for partner in partners
+        for camera in Camera.objects.filter(owner=partner, serial__startswith="DEMO-").order_by(
+            "id"
+        )
+    ]
+    if not cameras or cameras[0].rtsp_url == simulated_urls(0)["rtsp_url"]:
+        return
+    for index, camera in enumerate(cameras):
+        for name, url in simulated_urls(index).items():
+            setattr(camera, name, url)
+    Camera.objects.bulk_update(cameras, ["rtsp_url", "snapshot_url", "onvif_url"], batch_size=1000)
+    for partner in partners:
+        _approve_simulator_network(partner, actor=actor)
+
+
+def _approve_simulator_network(partner: Partner, *, actor) -> None:
+    """Approve the simulator's loopback network for a demo partner, directly.
+
+    partners.services.network_request refuses loopback by design: a real partner must never get
+    the portal's own host on its allowlist. The demo may, because the health checker's address
+    policy still refuses loopback unless HEALTH_ALLOW_LOOPBACK is on, and only `make run` turns it
+    on (for the worker and beat it starts next to the simulator).
+    """
+    ports = list(simulator_ports())
+    existing = partner.networks.filter(cidr=SIMULATOR_CIDR)
+    if existing.exists():
+        # Other SIMULATOR_*_PORT values than last time: the cameras moved, so does the allowlist.
+        existing.exclude(ports=ports).update(ports=ports)
+        return
+    now = timezone.now()
+    network = CameraNetwork.objects.create(
+        partner=partner,
+        cidr=SIMULATOR_CIDR,
+        ports=ports,
+        description="Demo: the fleet simulator (make run)",
+        status=NetworkStatus.APPROVED,
+        requested_by=actor,
+        decided_at=now,
+    )
+    CameraNetworkStatusChange.objects.create(
+        network=network,
+        actor=actor,
+        old_status="",
+        new_status=NetworkStatus.APPROVED,
+        reason="Demo: loopback network of the fleet simulator",
+        created_at=now,
+    )

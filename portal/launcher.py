@@ -1,6 +1,7 @@
 """What `make run` and `make test` do: prepare the database, then run the portal or the suite.
 
-    python -m portal.launcher run     # migrate, load areas and demo data, web + worker + beat
+    python -m portal.launcher run     # migrate, load areas and demo data; web, worker, beat and
+                                      # the fleet simulator the demo cameras point at
     python -m portal.launcher test    # the whole test suite (extra arguments go to pytest)
     python -m portal.launcher stop-db # stop the embedded PostgreSQL
 
@@ -13,12 +14,15 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 from portal import embedded_db
 from portal.demo_logins import DEMO_PASSWORD, DEMO_USERS
+from portal.env import env_int
 
 BASE_DIR = embedded_db.BASE_DIR
 PYTHON = sys.executable
+SIMULATOR_SEED = 2018
 
 
 def _manage(*args: str) -> None:
@@ -45,27 +49,84 @@ def _setup_data() -> None:
     _manage("seed_demo")
 
 
+# The fleet simulator `make run` starts; the demo cameras (portal.demo_fleet) point at these ports.
+DEFAULT_SIMULATOR_HTTP_PORT = 18080
+DEFAULT_SIMULATOR_RTSP_PORT = 18554
+
+
+def simulator_ports() -> tuple[int, int]:
+    """(HTTP, RTSP) ports of the demo fleet simulator, from SIMULATOR_HTTP_PORT/_RTSP_PORT."""
+    return (
+        env_int("SIMULATOR_HTTP_PORT", DEFAULT_SIMULATOR_HTTP_PORT, minimum=1),
+        env_int("SIMULATOR_RTSP_PORT", DEFAULT_SIMULATOR_RTSP_PORT, minimum=1),
+    )
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process `make run` starts: its command line and what it adds to the environment."""
+
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def build_commands(
+    *, host: str, port: str, concurrency: str, cameras: int, http_port: int, rtsp_port: int
+) -> dict[str, Child]:
+    """The processes of `make run`: web, Celery worker and beat, and the fleet simulator."""
+    # Only here may the checker reach loopback, where the simulator answers: the address policy
+    # refuses it everywhere else (sites.health.policy).
+    loopback = {"HEALTH_ALLOW_LOOPBACK": "1"}
+    celery = [PYTHON, "-m", "celery", "-A", "portal"]
+    return {
+        "web": Child([PYTHON, "manage.py", "runserver", f"{host}:{port}", "--noreload"]),
+        "worker": Child(
+            [*celery, "worker", "-l", "info", "--concurrency", concurrency], env=loopback
+        ),
+        "beat": Child([*celery, "beat", "-l", "info"], env=loopback),
+        "simulator": Child(
+            [
+                PYTHON,
+                "manage.py",
+                "simulate_fleet",
+                "--cameras",
+                str(cameras),
+                "--seed",
+                str(SIMULATOR_SEED),
+                "--http-port",
+                str(http_port),
+                "--rtsp-port",
+                str(rtsp_port),
+            ]
+        ),
+    }
+
+
+def _demo_camera_count() -> int:
+    # The demo fleet's size lives beside its models; read it once Django is set up.
+    import django
+
+    django.setup()
+    from portal.demo_fleet import DEMO_CAMERAS
+
+    return DEMO_CAMERAS
+
+
 def run() -> int:
     started_db = _prepare_environment()
     _setup_data()
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
-    commands = {
-        "web": [PYTHON, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-        "worker": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "portal",
-            "worker",
-            "-l",
-            "info",
-            "--concurrency",
-            os.environ.get("WORKER_CONCURRENCY", "2"),
-        ],
-        "beat": [PYTHON, "-m", "celery", "-A", "portal", "beat", "-l", "info"],
-    }
+    http_port, rtsp_port = simulator_ports()
+    cameras = _demo_camera_count()
+    commands = build_commands(
+        host=host,
+        port=port,
+        concurrency=os.environ.get("WORKER_CONCURRENCY", "2"),
+        cameras=cameras,
+        http_port=http_port,
+        rtsp_port=rtsp_port,
+    )
     stopping = False
 
     def _stop(*_args):
@@ -77,10 +138,19 @@ def run() -> int:
     children: dict[str, subprocess.Popen] = {}
     exit_code = 0
     try:
-        for name, cmd in commands.items():
+        for name, child in commands.items():
             # Own process groups: Ctrl-C reaches only us, and we stop each child cleanly.
-            children[name] = subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True)
+            children[name] = subprocess.Popen(
+                child.command,
+                cwd=BASE_DIR,
+                env={**os.environ, **child.env},
+                start_new_session=True,
+            )
         _say(f"Portal running at http://{host}:{port}/  (API docs: /api/docs/)")
+        _say(
+            f"Fleet simulator: {cameras} cameras on 127.1.x.y, "
+            f"HTTP :{http_port}, RTSP :{rtsp_port}; fleet health at /health/"
+        )
         _say(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, description in DEMO_USERS:
             _say(f"  {username:<20} {description}")

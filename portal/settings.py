@@ -218,6 +218,16 @@ HEALTH_CLOCK_DRIFT_SECONDS = env_int("HEALTH_CLOCK_DRIFT_SECONDS", 120, minimum=
 HEALTH_ALLOW_LOOPBACK = env_bool("HEALTH_ALLOW_LOOPBACK", False)
 # Extra host names or CIDRs the checker must never connect to, on top of the built-in deny list.
 HEALTH_DENY_HOSTS = env_list("HEALTH_DENY_HOSTS", [])
+# Sweeps: every camera is checked once per interval, in batches probed concurrently by one task.
+HEALTH_SWEEP_INTERVAL = env_int("HEALTH_SWEEP_INTERVAL", 300, minimum=5)
+HEALTH_BATCH_SIZE = env_int("HEALTH_BATCH_SIZE", 2000, minimum=1)
+HEALTH_CONCURRENCY = env_int("HEALTH_CONCURRENCY", 500, minimum=1)
+# Flap damping: consecutive failed checks before "down", consecutive good ones before "up" again.
+HEALTH_DOWN_AFTER = env_int("HEALTH_DOWN_AFTER", 3, minimum=1)
+HEALTH_UP_AFTER = env_int("HEALTH_UP_AFTER", 2, minimum=1)
+# The costly checks run at a slower cadence: decoding the frame (black, frozen), the ONVIF clock.
+HEALTH_IMAGE_EVERY = env_int("HEALTH_IMAGE_EVERY", 1800, minimum=0)
+HEALTH_CLOCK_EVERY = env_int("HEALTH_CLOCK_EVERY", 3600, minimum=0)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
@@ -250,6 +260,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "partners.tasks.expire_invitations",
         "schedule": 60 * 60,
         "options": {"expires": 30 * 60},
+    },
+    "health-sweep": {
+        "task": "sites.tasks.start_sweep",
+        "schedule": HEALTH_SWEEP_INTERVAL,
+        # A beat that could not be delivered in time is dropped, not piled up behind the next.
+        "options": {"expires": HEALTH_SWEEP_INTERVAL * 0.9},
     },
 }
 

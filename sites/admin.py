@@ -8,7 +8,19 @@ from django.utils.translation import gettext_lazy
 from portal.admin import ReadOnlyAdmin, StatusChangeAdmin
 from portal.errors import ServiceError
 from sites import services
-from sites.models import Area, Camera, RawanLevelChange, Site, SiteStatusChange, UtilityPole
+from sites.models import (
+    Area,
+    Camera,
+    CameraHealth,
+    CameraStatusChange,
+    HealthSweep,
+    Outage,
+    RawanLevelChange,
+    Site,
+    SiteStatusChange,
+    SweepBatch,
+    UtilityPole,
+)
 
 
 @admin.register(Area)
@@ -128,3 +140,63 @@ class SiteStatusChangeAdmin(StatusChangeAdmin):
     list_display = ["site", *StatusChangeAdmin.list_display]
     search_fields = ["site__address", "reason"]
     list_select_related = ["site", "actor"]
+
+
+# --- Fleet health: written only by the sweep engine (sites.health); the admin only looks. ------
+
+
+@admin.register(CameraHealth)
+class CameraHealthAdmin(ReadOnlyAdmin):
+    list_display = ["camera", "status", "reason", "changed_at", "checked_at", "latency_ms"]
+    list_filter = ["status", "reason"]
+    search_fields = ["camera__serial", "camera__owner__name"]
+    list_select_related = ["camera"]
+    # The image hash and streaks are the checker's working state, not something to browse.
+    exclude = ["image_hash"]
+
+
+@admin.register(CameraStatusChange)
+class CameraStatusChangeAdmin(StatusChangeAdmin):
+    list_display = ["camera", *StatusChangeAdmin.list_display]
+    search_fields = ["camera__serial", "reason"]
+    list_select_related = ["camera", "actor"]
+    raw_id_fields = ["camera", "sweep"]
+
+
+@admin.register(Outage)
+class OutageAdmin(ReadOnlyAdmin):
+    list_display = ["camera", "started_at", "ended_at", "reason"]
+    list_filter = ["reason", "started_at"]
+    search_fields = ["camera__serial", "camera__owner__name"]
+    list_select_related = ["camera"]
+    date_hierarchy = "started_at"
+
+
+class SweepBatchInline(admin.TabularInline):
+    model = SweepBatch
+    fields = ["number", "first_camera_id", "last_camera_id", "cameras", "done_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(HealthSweep)
+class HealthSweepAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "status",
+        "finished_at",
+        "cameras",
+        "batches_done",
+        "batches",
+        "checks",
+        "changes",
+        "db_write_ms",
+    ]
+    list_filter = ["status"]
+    date_hierarchy = "started_at"
+    inlines = [SweepBatchInline]

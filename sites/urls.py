@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sites import views
+from sites import health_views, views
 
 app_name = "sites"
 urlpatterns = [
@@ -21,4 +21,6 @@ urlpatterns = [
     path("cameras/", views.camera_list, name="camera-list"),
     path("cameras/<int:pk>/", views.camera_detail, name="camera-detail"),
     path("cameras/<int:pk>/edit/", views.camera_edit, name="camera-edit"),
+    path("health/", health_views.fleet_now, name="health-fleet"),
+    path("health/cameras/<int:pk>/", health_views.camera_health, name="health-camera"),
 ]

@@ -120,6 +120,9 @@ class CameraHealth(models.Model):
 class CameraStatusChange(StatusChange):
     """One change of a camera's health state (append-only; the outbox for tickets and alerts)."""
 
+    scope_partner_path = "camera__owner"
+    scope_kota_path = "camera__site__kelurahan__parent__parent"
+
     camera = models.ForeignKey(Camera, on_delete=models.PROTECT, related_name="status_changes")
     sweep = models.ForeignKey(
         HealthSweep, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

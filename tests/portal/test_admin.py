@@ -21,7 +21,10 @@ STATUS_LOGS = [
     "partners.CameraNetworkStatusChange",
     "sites.RawanLevelChange",
     "sites.SiteStatusChange",
+    "sites.CameraStatusChange",
 ]
+# Written only by the health sweeps: the admin may look, never add, change or delete.
+HEALTH_ROWS = ["sites.CameraHealth", "sites.Outage", "sites.HealthSweep"]
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +74,27 @@ def objects(settings, tmp_path, partner, owner, approver):
         "sites.Area": area,
         "sites.RawanLevelChange": area.rawan_changes.get(),
         **factories.inventory_rows(partner, approver),
+        **_health_rows(),
+    }
+
+
+def _health_rows() -> dict:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sites.models import Camera, CameraHealth, CameraStatusChange, HealthSweep, Outage
+
+    camera, now = Camera.objects.get(), timezone.now()
+    sweep = HealthSweep.objects.create(started_at=now, deadline=now + timedelta(minutes=5))
+    sweep.batch_rows.create(number=1, first_camera_id=camera.pk, last_camera_id=camera.pk)
+    return {
+        "sites.CameraHealth": CameraHealth.objects.create(camera=camera, status="down"),
+        "sites.Outage": Outage.objects.create(camera=camera, started_at=now, reason="timeout"),
+        "sites.HealthSweep": sweep,
+        "sites.CameraStatusChange": CameraStatusChange.objects.create(
+            camera=camera, sweep=sweep, old_status="up", new_status="down", reason="timeout"
+        ),
     }
 
 
@@ -92,8 +116,19 @@ def test_admin_registers_every_model_except_boundaries():
         "sites.UtilityPole",
         "sites.Site",
         "sites.Camera",
+        *HEALTH_ROWS,
     ]
     assert sorted(expected) == REGISTERED
+
+
+@pytest.mark.parametrize("label", HEALTH_ROWS)
+def test_admin_health_rows_refuse_add_change_and_delete(admin_client, objects, label):
+    obj = objects[label]
+    assert admin_client.get(_url(label, "add")).status_code == 403
+    assert admin_client.post(_url(label, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    admin_client.post(_url(label, "change", obj.pk), {"reason": "rewritten", "status": "up"})
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+    assert admin_client.get(_url(label, "change", obj.pk)).context["has_change_permission"] is False
 
 
 @pytest.mark.parametrize("label", REGISTERED)

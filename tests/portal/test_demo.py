@@ -7,9 +7,12 @@ from django.db.models import Count, F, Q
 
 from contracts.models import ApplicationStatus, HostingApplication, Programme
 from partners.models import CameraNetwork, Partner, PartnerKind
+from portal import launcher
 from portal.demo import seed_demo
+from portal.demo_fleet import DEMO_CAMERAS, FLEET
 from portal.demo_logins import DEMO_PASSWORD, DEMO_USERS
 from portal.roles import Role
+from sites.health.simulator import camera_address
 from sites.models import Camera, Site, SiteStatus, UtilityPole
 from sites.selectors import kelurahan_at
 
@@ -69,10 +72,76 @@ def test_seed_demo_cameras_lie_inside_their_owners_approved_networks(db, debug):
     seed_demo()
     networks = {}
     for network in CameraNetwork.objects.filter(status="approved"):
-        networks.setdefault(network.partner_id, []).append(ipaddress.ip_network(network.cidr))
+        networks.setdefault(network.partner_id, []).append(network)
     for camera in list(Camera.objects.order_by("id"))[::30]:
-        host = urlsplit(camera.rtsp_url).hostname
-        assert any(ipaddress.ip_address(host) in n for n in networks[camera.owner_id]), camera
+        for url in (camera.rtsp_url, camera.snapshot_url, camera.onvif_url):
+            parts = urlsplit(url)
+            assert any(
+                ipaddress.ip_address(parts.hostname) in n.network() and parts.port in n.ports
+                for n in networks[camera.owner_id]
+            ), url
+
+
+def test_seed_demo_cameras_are_the_simulators_cameras_in_order(db, debug, monkeypatch):
+    monkeypatch.setenv("SIMULATOR_HTTP_PORT", "28080")
+    monkeypatch.setenv("SIMULATOR_RTSP_PORT", "28554")
+    seed_demo()
+    owners = {name: index for index, (name, *_rest) in enumerate(FLEET)}
+    cameras = sorted(
+        Camera.objects.select_related("owner"), key=lambda c: (owners[c.owner.name], c.pk)
+    )
+    assert len(cameras) == DEMO_CAMERAS
+    for index in (0, 1, 2499, 2500, 5999):
+        address = camera_address(index)
+        assert cameras[index].rtsp_url == f"rtsp://{address}:28554/stream1"
+        assert cameras[index].snapshot_url == f"http://{address}:28080/snapshot.jpg"
+        assert cameras[index].onvif_url == f"http://{address}:28080/onvif/device_service"
+    # The /16 10.x networks stay, for realism; the loopback one is approved for each owner.
+    for name in owners:
+        cidrs = set(
+            CameraNetwork.objects.filter(partner__name=name, status="approved").values_list(
+                "cidr", flat=True
+            )
+        )
+        assert "127.1.0.0/16" in cidrs, name
+        assert any(c.startswith("10.") for c in cidrs), name
+    assert CameraNetwork.objects.get(partner__name=FLEET[0][0], cidr="127.1.0.0/16").ports == [
+        28080,
+        28554,
+    ]
+
+
+def test_launcher_starts_the_simulator_and_lets_only_celery_reach_loopback(monkeypatch):
+    monkeypatch.setenv("SIMULATOR_HTTP_PORT", "19080")
+    monkeypatch.setenv("SIMULATOR_RTSP_PORT", "19554")
+    http_port, rtsp_port = launcher.simulator_ports()
+    commands = launcher.build_commands(
+        host="127.0.0.1",
+        port="8000",
+        concurrency="2",
+        cameras=6000,
+        http_port=http_port,
+        rtsp_port=rtsp_port,
+    )
+    assert set(commands) == {"web", "worker", "beat", "simulator"}
+    simulator = commands["simulator"].command
+    assert simulator[1:3] == ["manage.py", "simulate_fleet"]
+    options = dict(zip(simulator[3::2], simulator[4::2], strict=True))
+    assert options == {
+        "--cameras": "6000",
+        "--seed": "2018",
+        "--http-port": "19080",
+        "--rtsp-port": "19554",
+    }
+    assert commands["worker"].env == {"HEALTH_ALLOW_LOOPBACK": "1"}
+    assert commands["beat"].env == {"HEALTH_ALLOW_LOOPBACK": "1"}
+    assert "HEALTH_ALLOW_LOOPBACK" not in commands["web"].env
+
+
+def test_launcher_simulator_ports_default_to_18080_and_18554(monkeypatch):
+    monkeypatch.delenv("SIMULATOR_HTTP_PORT", raising=False)
+    monkeypatch.delenv("SIMULATOR_RTSP_PORT", raising=False)
+    assert launcher.simulator_ports() == (18080, 18554)
 
 
 def test_seed_demo_has_applications_in_every_state_and_programmes(db, debug):

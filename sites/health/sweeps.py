@@ -1,0 +1,428 @@
+"""Health sweeps: check every deployed camera once per interval, in batches, and record changes.
+
+`start_sweep` (beat, via sites.tasks) opens a sweep and cuts the due cameras into batches by id;
+each batch is one `run_batch` call in one Celery task: load the cameras, probe them concurrently
+with asyncio, damp the outcomes (sites.health.damping) and write everything with a handful of
+set-based statements in one transaction. Nothing here saves a model per camera: at 60,000
+cameras a sweep must write in well under a second.
+
+Guarantees:
+- Sweeps never overlap: at most one is running (a partial unique constraint backs this), and a
+  running sweep past its deadline is marked expired before the next one starts.
+- A batch is written at most once: the write transaction claims it with a conditional UPDATE
+  (`done_at IS NULL`), so a retried or duplicated task finds it done and changes nothing. The
+  claim happens at write time, not before probing, so a worker that dies mid-probe leaves the
+  batch open for the redelivered task (acks_late) instead of stuck half-claimed.
+- A batch of a sweep that is no longer running writes nothing; its results would be stale.
+"""
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models.lookups import GreaterThanOrEqual
+from django.utils import timezone
+
+from partners.models import CameraNetwork, NetworkStatus
+from sites.health import damping
+from sites.health.policy import ApprovedNetwork
+from sites.health.probes import (
+    DOWN,
+    ProbeConfig,
+    ProbeResult,
+    ProbeSpec,
+    probe_many,
+    spec_for_camera,
+)
+from sites.models import (
+    Camera,
+    CameraHealth,
+    CameraStatusChange,
+    HealthSweep,
+    Outage,
+    SiteStatus,
+    SweepBatch,
+    SweepStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+# Cameras on these sites are deployed: they are expected to work (suspended ones too, since a
+# suspended site's camera still hangs on its pole and its outage still matters).
+CHECKED_SITE_STATUSES = (SiteStatus.INSTALLING, SiteStatus.ACTIVE, SiteStatus.SUSPENDED)
+# The share of the interval over which a sweep's batches are spread; the rest is slack so the
+# last batch finishes before the next sweep starts.
+SPREAD = 0.8
+
+
+def due_cameras() -> QuerySet[Camera]:
+    """Cameras a sweep checks: on a deployed site, with at least one address to probe."""
+    return Camera.objects.filter(site__status__in=CHECKED_SITE_STATUSES).exclude(
+        rtsp_url="", snapshot_url="", onvif_url=""
+    )
+
+
+# --- starting a sweep ----------------------------------------------------------------------------
+
+
+def start_sweep(now: datetime | None = None) -> HealthSweep | None:
+    """Open a sweep and its batches; None while another sweep is still within its deadline."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        running = HealthSweep.objects.select_for_update().filter(status=SweepStatus.RUNNING)
+        current = running.first()
+        if current is not None:
+            if current.deadline > now:
+                return None
+            running.filter(pk=current.pk).update(status=SweepStatus.EXPIRED)
+            logger.warning(
+                "health sweep %s expired with %s of %s batches done",
+                current.pk,
+                current.batches_done,
+                current.batches,
+            )
+        try:
+            with transaction.atomic():
+                sweep = HealthSweep.objects.create(
+                    started_at=now,
+                    deadline=now + timedelta(seconds=settings.HEALTH_SWEEP_INTERVAL),
+                )
+        except IntegrityError:
+            return None  # another beat opened one at the same instant; it does the work
+        cameras, batches = _create_batches(sweep, settings.HEALTH_BATCH_SIZE)
+        sweep.cameras, sweep.batches = cameras, batches
+        if batches == 0:
+            sweep.status, sweep.finished_at = SweepStatus.FINISHED, now
+        sweep.save(update_fields=["cameras", "batches", "status", "finished_at"])
+    return sweep
+
+
+def _create_batches(sweep: HealthSweep, size: int) -> tuple[int, int]:
+    """Batch rows cut by camera id in SQL: the ids never travel to Python."""
+    due_sql, due_params = due_cameras().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {SweepBatch._meta.db_table}
+                (sweep_id, number, first_camera_id, last_camera_id, cameras, done_at)
+            SELECT %s, bucket + 1, min(id), max(id), count(*), NULL
+            FROM (
+                SELECT id, (row_number() OVER (ORDER BY id) - 1) / %s AS bucket
+                FROM ({due_sql}) AS due (id)
+            ) AS numbered
+            GROUP BY bucket
+            RETURNING cameras
+            """,
+            [sweep.pk, size, *due_params],
+        )
+        counts = [row[0] for row in cursor.fetchall()]
+    return sum(counts), len(counts)
+
+
+def batch_countdowns(sweep: HealthSweep) -> list[tuple[int, float]]:
+    """(batch number, seconds to wait) spreading the batches over most of the interval, so the
+    probes (and the cameras' uplinks) see a steady load rather than one burst per interval."""
+    if not sweep.batches:
+        return []
+    step = SPREAD * settings.HEALTH_SWEEP_INTERVAL / sweep.batches
+    return [(number, round((number - 1) * step, 3)) for number in range(1, sweep.batches + 1)]
+
+
+# --- one batch -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """What one batch did, for the task's return value and the logs."""
+
+    cameras: int
+    changes: int
+    probe_ms: int
+    db_write_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One camera's new CameraHealth values and, when its status changed, the old status.
+
+    Times are flags, not values: the statement stamps `now` where a flag is set and keeps the
+    stored time elsewhere (and psycopg adapts a boolean far faster than a datetime).
+    """
+
+    camera_id: int
+    state: damping.State
+    observed: str
+    latency_ms: int
+    image_hash: str  # empty: keep the stored one
+    image_checked: bool
+    clock_checked: bool
+    old_status: str | None  # None: no change
+
+
+def _is_due(checked_at: datetime | None, every: int, now: datetime) -> bool:
+    if checked_at is None:
+        return True
+    # Half an interval of slack: batches start at slightly different offsets each sweep, and a
+    # check due "in 0.3 s" should not wait a whole extra interval.
+    slack = settings.HEALTH_SWEEP_INTERVAL / 2
+    return (now - checked_at).total_seconds() >= every - slack
+
+
+def _networks_by_owner(owner_ids: set[int]) -> dict[int, tuple[ApprovedNetwork, ...]]:
+    found: dict[int, list[ApprovedNetwork]] = defaultdict(list)
+    rows = CameraNetwork.objects.filter(
+        partner_id__in=owner_ids, status=NetworkStatus.APPROVED
+    ).values_list("partner_id", "cidr", "ports")
+    for partner_id, cidr, ports in rows:
+        found[partner_id].append(ApprovedNetwork.parse(cidr, ports))
+    return {owner_id: tuple(networks) for owner_id, networks in found.items()}
+
+
+def _load(batch: SweepBatch, now: datetime) -> tuple[list[Camera], list[ProbeSpec]]:
+    cameras = list(
+        due_cameras()
+        .filter(pk__gte=batch.first_camera_id, pk__lte=batch.last_camera_id)
+        .select_related("health")
+        .only(
+            "pk",
+            "owner_id",
+            "rtsp_url",
+            "snapshot_url",
+            "onvif_url",
+            "username",
+            "password_encrypted",
+            "health",
+        )
+        .order_by("pk")
+    )
+    networks = _networks_by_owner({camera.owner_id for camera in cameras})
+    specs = []
+    for camera in cameras:
+        health: CameraHealth | None = getattr(camera, "health", None)
+        specs.append(
+            spec_for_camera(
+                camera,
+                networks=networks.get(camera.owner_id, ()),
+                last_image_hash=health.image_hash if health else "",
+                check_image=_is_due(
+                    health and health.image_checked_at, settings.HEALTH_IMAGE_EVERY, now
+                ),
+                check_clock=_is_due(
+                    health and health.clock_checked_at, settings.HEALTH_CLOCK_EVERY, now
+                ),
+            )
+        )
+    return cameras, specs
+
+
+def _decide(camera: Camera, spec: ProbeSpec, result: ProbeResult) -> _Row:
+    health: CameraHealth | None = getattr(camera, "health", None)
+    previous = (
+        damping.State(health.status, health.reason, health.fail_streak, health.ok_streak)
+        if health
+        else damping.State()
+    )
+    reached = result.status != DOWN
+    # A check counts as done only when the probe got that far; otherwise it stays due.
+    image_ran = spec.check_image and reached
+    clock_ran = spec.check_clock and reached and result.reason not in damping.IMAGE_REASONS
+    state = damping.next_state(
+        previous,
+        damping.Observation(result.status, result.reason, image_ran, clock_ran),
+        down_after=settings.HEALTH_DOWN_AFTER,
+        up_after=settings.HEALTH_UP_AFTER,
+    )
+    changed = state.status != previous.status
+    return _Row(
+        camera_id=camera.pk,
+        state=state,
+        observed=result.status,
+        latency_ms=result.latency_ms,
+        # The hash is remembered at image checks only: "frozen" means the same frame as the
+        # previous image check, a slow cadence on purpose (a quiet street at night barely moves).
+        image_hash=result.image_hash if image_ran else "",
+        image_checked=image_ran,
+        clock_checked=clock_ran,
+        old_status=previous.status if changed else None,
+    )
+
+
+def run_batch(sweep_id: int, number: int) -> BatchReport | None:
+    """Probe and record one batch; None (and no writes) if it is done or its sweep is not running.
+
+    Running the same batch twice, even at the same time, writes it once.
+    """
+    batch = (
+        SweepBatch.objects.select_related("sweep").filter(sweep_id=sweep_id, number=number).first()
+    )
+    if batch is None or batch.done_at is not None or batch.sweep.status != SweepStatus.RUNNING:
+        return None
+    now = timezone.now()
+    cameras, specs = _load(batch, now)
+    config = ProbeConfig.from_settings()
+    started = time.perf_counter()
+    results = (
+        asyncio.run(probe_many(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY))
+        if specs
+        else []
+    )
+    probe_ms = round((time.perf_counter() - started) * 1000)
+    rows = [
+        _decide(camera, spec, result)
+        for camera, spec, result in zip(cameras, specs, results, strict=True)
+    ]
+    return _write(batch, rows, now, probe_ms)
+
+
+def _write(
+    batch: SweepBatch, rows: Sequence[_Row], now: datetime, probe_ms: int
+) -> BatchReport | None:
+    with transaction.atomic():
+        started = time.perf_counter()
+        # The claim: a concurrent run of the same batch blocks here on the row lock, then finds
+        # done_at set and writes nothing.
+        claimed = SweepBatch.objects.filter(pk=batch.pk, done_at__isnull=True).update(done_at=now)
+        if not claimed:
+            return None
+        with connection.cursor() as cursor:
+            written = _upsert_health(cursor, batch.sweep_id, rows, now)
+            changed = [
+                row for row in rows if row.old_status is not None and row.camera_id in written
+            ]
+            if changed:
+                _insert_changes(cursor, batch.sweep_id, changed, now)
+            went_down = [row for row in changed if row.state.status == damping.DOWN]
+            came_back = [row for row in changed if row.old_status == damping.DOWN]
+            if went_down:
+                _open_outages(cursor, went_down, now)
+            if came_back:
+                _close_outages(cursor, came_back, now)
+        db_write_ms = round((time.perf_counter() - started) * 1000)
+        last = GreaterThanOrEqual(F("batches_done") + 1, F("batches"))
+        counted = HealthSweep.objects.filter(pk=batch.sweep_id, status=SweepStatus.RUNNING).update(
+            batches_done=F("batches_done") + 1,
+            checks=F("checks") + len(written),
+            changes=F("changes") + len(changed),
+            probe_ms=F("probe_ms") + probe_ms,
+            db_write_ms=F("db_write_ms") + db_write_ms,
+            # The last batch closes the sweep; SET sees the old batches_done, hence the + 1.
+            status=Case(When(last, then=Value(SweepStatus.FINISHED)), default=F("status")),
+            finished_at=Case(When(last, then=Value(now)), default=F("finished_at")),
+        )
+        if not counted:
+            # The sweep expired while we probed: these results belong to no sweep.
+            transaction.set_rollback(True)
+            return None
+    return BatchReport(len(written), len(changed), probe_ms, db_write_ms)
+
+
+def _upsert_health(cursor, sweep_id: int, rows: Sequence[_Row], now: datetime) -> set[int]:
+    """Latest state of every camera of the batch in one statement; returns the ids written.
+
+    The WHERE makes a replay of an older sweep's batch a no-op per row.
+    """
+    if not rows:
+        return set()
+    table = CameraHealth._meta.db_table
+    cursor.execute(
+        f"""
+        INSERT INTO {table} AS h (
+            camera_id, status, reason, changed_at, checked_at, observed, fail_streak, ok_streak,
+            latency_ms, image_hash, image_checked_at, clock_checked_at, last_sweep_id
+        )
+        SELECT u.camera_id, u.status, u.reason, CASE WHEN u.changed THEN %(now)s END, %(now)s,
+            u.observed, u.fail_streak, u.ok_streak, u.latency_ms, u.image_hash,
+            CASE WHEN u.image_checked THEN %(now)s END, CASE WHEN u.clock_checked THEN %(now)s END,
+            %(sweep)s
+        FROM unnest(
+            %(camera_id)s::bigint[], %(status)s::varchar[], %(reason)s::varchar[],
+            %(changed)s::boolean[], %(observed)s::varchar[], %(fail_streak)s::int[],
+            %(ok_streak)s::int[], %(latency_ms)s::int[], %(image_hash)s::varchar[],
+            %(image_checked)s::boolean[], %(clock_checked)s::boolean[]
+        ) AS u (
+            camera_id, status, reason, changed, observed, fail_streak, ok_streak, latency_ms,
+            image_hash, image_checked, clock_checked
+        )
+        ON CONFLICT (camera_id) DO UPDATE SET
+            status = EXCLUDED.status,
+            reason = EXCLUDED.reason,
+            changed_at = COALESCE(EXCLUDED.changed_at, h.changed_at),
+            checked_at = EXCLUDED.checked_at,
+            observed = EXCLUDED.observed,
+            fail_streak = EXCLUDED.fail_streak,
+            ok_streak = EXCLUDED.ok_streak,
+            latency_ms = EXCLUDED.latency_ms,
+            image_hash = COALESCE(NULLIF(EXCLUDED.image_hash, ''), h.image_hash),
+            image_checked_at = COALESCE(EXCLUDED.image_checked_at, h.image_checked_at),
+            clock_checked_at = COALESCE(EXCLUDED.clock_checked_at, h.clock_checked_at),
+            last_sweep_id = EXCLUDED.last_sweep_id
+        WHERE h.last_sweep_id < EXCLUDED.last_sweep_id
+        RETURNING h.camera_id
+        """,
+        {
+            "now": now,
+            "sweep": sweep_id,
+            "camera_id": [row.camera_id for row in rows],
+            "status": [row.state.status for row in rows],
+            "reason": [row.state.reason[:24] for row in rows],
+            "changed": [row.old_status is not None for row in rows],
+            "observed": [row.observed for row in rows],
+            "fail_streak": [row.state.fail_streak for row in rows],
+            "ok_streak": [row.state.ok_streak for row in rows],
+            "latency_ms": [row.latency_ms for row in rows],
+            "image_hash": [row.image_hash for row in rows],
+            "image_checked": [row.image_checked for row in rows],
+            "clock_checked": [row.clock_checked for row in rows],
+        },
+    )
+    return {camera_id for (camera_id,) in cursor.fetchall()}
+
+
+def _insert_changes(cursor, sweep_id: int, rows: Sequence[_Row], now: datetime) -> None:
+    """The outbox: one append-only row per changed camera (no actor: the checker decided)."""
+    cursor.execute(
+        f"""
+        INSERT INTO {CameraStatusChange._meta.db_table}
+            (camera_id, sweep_id, old_status, new_status, reason, created_at, actor_id)
+        SELECT u.camera_id, %s, u.old_status, u.new_status, u.reason, %s, NULL
+        FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::text[])
+            AS u (camera_id, old_status, new_status, reason)
+        """,
+        [
+            sweep_id,
+            now,
+            [row.camera_id for row in rows],
+            [row.old_status for row in rows],
+            [row.state.status for row in rows],
+            [row.state.reason for row in rows],
+        ],
+    )
+
+
+def _open_outages(cursor, rows: Sequence[_Row], now: datetime) -> None:
+    # DO NOTHING: an outage already open (a crash between writes cannot leave one, but an
+    # operator's manual fix could) is the same outage, not a second one.
+    cursor.execute(
+        f"""
+        INSERT INTO {Outage._meta.db_table} (camera_id, started_at, ended_at, reason)
+        SELECT u.camera_id, %s, NULL, u.reason
+        FROM unnest(%s::bigint[], %s::varchar[]) AS u (camera_id, reason)
+        ON CONFLICT DO NOTHING
+        """,
+        [now, [row.camera_id for row in rows], [row.state.reason[:24] for row in rows]],
+    )
+
+
+def _close_outages(cursor, rows: Sequence[_Row], now: datetime) -> None:
+    cursor.execute(
+        f"UPDATE {Outage._meta.db_table} SET ended_at = %s "
+        "WHERE ended_at IS NULL AND camera_id = ANY(%s::bigint[])",
+        [now, [row.camera_id for row in rows]],
+    )

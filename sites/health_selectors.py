@@ -1,0 +1,201 @@
+"""Reads of fleet health for the operator pages and the API.
+
+Everything a partner, officer or operator sees goes through portal.permissions.scope_queryset: a
+partner counts and reads only its own cameras, a Sudin officer only cameras in their kota. The
+sweep engine (sites.health) writes the rows; a camera it has not checked yet has no CameraHealth
+row and counts as "unknown".
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+
+from portal.permissions import partner_ids_for, scope_queryset
+from portal.roles import is_officer, is_operator
+from sites.health.sweeps import CHECKED_SITE_STATUSES
+from sites.models import (
+    Camera,
+    CameraHealth,
+    CameraStatusChange,
+    HealthStatus,
+    HealthSweep,
+    Outage,
+)
+
+# The fleet is what the sweeps check: cameras on deployed sites. Proposed or decommissioned
+# sites' cameras are never checked and would only swell the "unknown" count.
+FLEET_SITE_STATUSES = CHECKED_SITE_STATUSES
+KOTA_PATH = "site__kelurahan__parent__parent"
+
+
+def may_watch_fleet(user) -> bool:
+    """Officers, operators and partner members; a resident has no fleet to watch."""
+    if not user.is_authenticated:
+        return False
+    return may_see_sweeps(user) or partner_ids_for(user).exists()
+
+
+def may_see_sweeps(user) -> bool:
+    """Sweeps describe the whole city's checker, so only officers and operators see them."""
+    return user.is_authenticated and (is_officer(user) or is_operator(user))
+
+
+def _status_counts() -> dict[str, Count]:
+    """One COUNT per status; a camera without a health row (the LEFT JOIN gives NULL) is unknown."""
+    counts = {
+        status: Count("pk", filter=Q(health__status=status))
+        for status in HealthStatus.values
+        if status != HealthStatus.UNKNOWN
+    }
+    counts[HealthStatus.UNKNOWN] = Count(
+        "pk", filter=Q(health__isnull=True) | Q(health__status=HealthStatus.UNKNOWN)
+    )
+    return counts
+
+
+@dataclass
+class FleetSummary:
+    """Camera counts by health status: overall, per kota and per owning partner."""
+
+    totals: dict[str, int]
+    by_kota: list[dict] = field(default_factory=list)
+    by_partner: list[dict] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.totals.values())
+
+
+def fleet_cameras(user) -> QuerySet[Camera]:
+    """The in-service cameras `user` may see."""
+    cameras = Camera.objects.filter(site__status__in=FLEET_SITE_STATUSES)
+    return scope_queryset(user, cameras).order_by()
+
+
+def _rows(grouped: QuerySet, key: str, name: str) -> list[dict]:
+    rows = []
+    for row in grouped:
+        counts = {status: row[status] for status in HealthStatus.values}
+        rows.append(
+            {
+                "key": row[key],
+                "name": row[name],
+                "total": sum(counts.values()),
+                "counts": counts,
+                # The same numbers in HealthStatus order, for table cells.
+                "cells": list(counts.values()),
+            }
+        )
+    return rows
+
+
+def fleet_summary(user) -> FleetSummary:
+    """Counts by status, by kota and by partner: three GROUP BY queries, whatever the fleet size."""
+    cameras = fleet_cameras(user)
+    counts = _status_counts()
+    totals = cameras.aggregate(**counts)
+    by_kota = (
+        cameras.values(kota_code=F(f"{KOTA_PATH}__code"), kota_name=F(f"{KOTA_PATH}__name"))
+        .annotate(**counts)
+        .order_by("kota_code")
+    )
+    by_partner = (
+        cameras.values("owner_id", partner_name=F("owner__name"))
+        .annotate(**counts)
+        .order_by("partner_name", "owner_id")
+    )
+    return FleetSummary(
+        totals={status: totals[status] for status in HealthStatus.values},
+        by_kota=_rows(by_kota, "kota_code", "kota_name"),
+        by_partner=_rows(by_partner, "owner_id", "partner_name"),
+    )
+
+
+def camera_health(camera: Camera) -> CameraHealth:
+    """The camera's latest state; an unsaved "unknown" row when it has never been checked."""
+    try:
+        return camera.health
+    except CameraHealth.DoesNotExist:
+        return CameraHealth(camera=camera, status=HealthStatus.UNKNOWN)
+
+
+def status_changes(user) -> QuerySet[CameraStatusChange]:
+    """Every status change `user` may see, newest first."""
+    changes = CameraStatusChange.objects.select_related(
+        "camera__owner", f"camera__{KOTA_PATH}"
+    ).order_by("-created_at", "-id")
+    return scope_queryset(user, changes)
+
+
+def outages(user) -> QuerySet[Outage]:
+    """Every outage `user` may see, newest first."""
+    return scope_queryset(user, Outage.objects.select_related("camera__owner")).order_by(
+        "-started_at", "-id"
+    )
+
+
+def recent_changes(user, limit: int = 20) -> list[CameraStatusChange]:
+    return list(status_changes(user)[:limit])
+
+
+@dataclass
+class CameraHistory:
+    changes: Page
+    outages: Page
+
+
+def camera_history(user, camera: Camera, *, page: int = 1, per_page: int = 25) -> CameraHistory:
+    """The camera's status changes and outages, newest first, one page of each."""
+    changes = status_changes(user).filter(camera=camera)
+    camera_outages = outages(user).filter(camera=camera)
+    return CameraHistory(
+        changes=Paginator(changes, per_page).get_page(page),
+        outages=Paginator(camera_outages, per_page).get_page(page),
+    )
+
+
+def camera_availability(
+    user, camera: Camera, days: int = 30, *, now: datetime | None = None
+) -> Decimal:
+    """Percentage of the last `days` the camera was not in an outage, to two decimals.
+
+    The window starts at installation when that is more recent. Time before the first check and
+    open outages up to now count as they stand. Maintenance windows are not yet excluded: they
+    arrive with the next slice of the health checks, and then leave both numerator and window.
+    """
+    now = now or timezone.now()
+    start = now - timedelta(days=days)
+    if camera.installed_at and camera.installed_at > start:
+        start = camera.installed_at
+    window = now - start
+    if window <= timedelta(0):
+        return Decimal("100.00")
+    overlapping = (
+        outages(user)
+        .filter(camera=camera, started_at__lt=now)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+    )
+    down = overlapping.aggregate(
+        down=Sum(
+            ExpressionWrapper(
+                Least(Coalesce("ended_at", Value(now)), Value(now))
+                - Greatest("started_at", Value(start)),
+                output_field=DurationField(),
+            )
+        )
+    )["down"] or timedelta(0)
+    share = Decimal(1) - Decimal(down.total_seconds()) / Decimal(window.total_seconds())
+    return (share * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def sweep_list(limit: int | None = None) -> QuerySet[HealthSweep]:
+    """The latest sweeps, newest first (operators and officers only; callers check the role)."""
+    sweeps = HealthSweep.objects.annotate(
+        duration=ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+    ).order_by("-started_at", "-id")
+    return sweeps[:limit] if limit else sweeps

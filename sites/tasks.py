@@ -1,0 +1,40 @@
+"""Thin Celery tasks for fleet health: take ids, call the sweep engine, safe to run twice."""
+
+from celery import shared_task
+from django.conf import settings
+
+
+@shared_task(bind=True, time_limit=120, expires=settings.HEALTH_SWEEP_INTERVAL)
+def start_sweep(self) -> dict:
+    """Open a sweep (unless one is still running) and enqueue its batches, spread over time."""
+    from sites.health import sweeps
+
+    sweep = sweeps.start_sweep()
+    if sweep is None:
+        return {"sweep": None, "cameras": 0, "batches": 0}
+    # Batches follow the sweep's queue, so workers dedicated to health (-Q health) keep the whole
+    # sweep and a general worker pool never sees its batches.
+    queue = (self.request.delivery_info or {}).get("routing_key")
+    for number, countdown in sweeps.batch_countdowns(sweep):
+        probe_batch.apply_async(
+            (sweep.pk, number), countdown=countdown, expires=sweep.deadline, queue=queue
+        )
+    return {"sweep": sweep.pk, "cameras": sweep.cameras, "batches": sweep.batches}
+
+
+# acks_late + the engine's claim on the batch row: a worker lost mid-batch means the batch is
+# probed again by another, and a duplicate delivery finds the batch done and writes nothing.
+@shared_task(time_limit=settings.HEALTH_SWEEP_INTERVAL, acks_late=True)
+def probe_batch(sweep_id: int, number: int) -> dict | None:
+    """Probe one batch of a sweep and record the results; a camera that is down is a result."""
+    from sites.health import sweeps
+
+    report = sweeps.run_batch(sweep_id, number)
+    if report is None:
+        return None
+    return {
+        "cameras": report.cameras,
+        "changes": report.changes,
+        "probe_ms": report.probe_ms,
+        "db_write_ms": report.db_write_ms,
+    }
