@@ -396,6 +396,11 @@ class _Exchange(asyncio.Protocol):
             self._fail(DOWN, HTTP_ERROR, "answer body cut short")
 
 
+def _expire(task: asyncio.Task, expired: list) -> None:
+    expired.append(True)
+    task.cancel()
+
+
 async def _exchange(
     target: Target,
     config: ProbeConfig,
@@ -409,23 +414,32 @@ async def _exchange(
     """Connect to the checked IP, send `request`, and return (status, headers, body)."""
     loop = asyncio.get_running_loop()
     future = loop.create_future()
-    where = f"{target.ip}:{target.port}"
     tls = _TLS if target.scheme == "https" else None
+    # What asyncio.timeout does, without its context-manager objects (this runs twice a check):
+    # a timer cancels the connecting task, and only a cancellation of our own becomes a timeout.
+    task = asyncio.current_task()
+    expired = []
+    timer = loop.call_later(config.connect_timeout, _expire, task, expired)
     try:
-        async with asyncio.timeout(config.connect_timeout):
-            transport, protocol = await loop.create_connection(
-                lambda: _Exchange(future, what, cap, head_only, timeout_detail),
-                target.ip,
-                target.port,
-                ssl=tls,
-                server_hostname=target.host if tls else None,
-            )
-    except TimeoutError:
-        raise _Outcome(DOWN, TIMEOUT, f"connecting to {where} timed out") from None
+        transport, protocol = await loop.create_connection(
+            lambda: _Exchange(future, what, cap, head_only, timeout_detail),
+            target.ip,
+            target.port,
+            ssl=tls,
+            server_hostname=target.host if tls else None,
+        )
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:
+            raise _Outcome(
+                DOWN, TIMEOUT, f"connecting to {target.ip}:{target.port} timed out"
+            ) from None
+        raise
     except ConnectionRefusedError:
-        raise _Outcome(DOWN, REFUSED, f"{where} refused the connection") from None
+        raise _Outcome(DOWN, REFUSED, f"{target.ip}:{target.port} refused the connection") from None
     except (OSError, ssl.SSLError) as exc:
-        raise _Outcome(DOWN, UNREACHABLE, f"{where}: {exc}") from None
+        raise _Outcome(DOWN, UNREACHABLE, f"{target.ip}:{target.port}: {exc}") from None
+    finally:
+        timer.cancel()
     try:
         if not future.done():  # the peer may already have hung up while we connected
             protocol.send(request, config.read_timeout)

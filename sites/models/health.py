@@ -4,6 +4,7 @@ The checker never writes a row per probe: it keeps the latest state per camera, 
 per change of state (an outbox that `contracts` reads to open tickets) and one row per outage.
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -155,3 +156,172 @@ class Outage(models.Model):
 
     def __str__(self) -> str:
         return f"camera {self.camera_id} down since {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class WindowRecurrence(models.TextChoices):
+    NONE = "none", _("One-off")
+    DAILY = "daily", _("Every day")
+    WEEKLY = "weekly", _("Every week")
+
+
+class MaintenanceWindow(models.Model):
+    """Planned work: no alerts, and the time does not count against availability.
+
+    Applies to exactly one of a camera, a site, a partner's whole fleet or a kota. A recurring
+    window repeats its first occurrence (starts_at → ends_at) daily or weekly until `repeat_until`.
+    """
+
+    scope_partner_path = "partner"
+    scope_kota_path = "kota"
+
+    camera = models.ForeignKey(
+        Camera, on_delete=models.CASCADE, null=True, blank=True, related_name="windows"
+    )
+    site = models.ForeignKey(
+        "sites.Site", on_delete=models.CASCADE, null=True, blank=True, related_name="windows"
+    )
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="maintenance_windows",
+    )
+    kota = models.ForeignKey(
+        "sites.Area",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        limit_choices_to={"level": "city"},
+    )
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"))
+    recurrence = models.CharField(
+        _("repeats"),
+        max_length=8,
+        choices=WindowRecurrence.choices,
+        default=WindowRecurrence.NONE,
+    )
+    repeat_until = models.DateField(_("repeat until"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="window_ends_after_start",
+            ),
+            # Exactly one scope is set.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(
+                        camera__isnull=False,
+                        site__isnull=True,
+                        partner__isnull=True,
+                        kota__isnull=True,
+                    )
+                    | models.Q(
+                        camera__isnull=True,
+                        site__isnull=False,
+                        partner__isnull=True,
+                        kota__isnull=True,
+                    )
+                    | models.Q(
+                        camera__isnull=True,
+                        site__isnull=True,
+                        partner__isnull=False,
+                        kota__isnull=True,
+                    )
+                    | models.Q(
+                        camera__isnull=True,
+                        site__isnull=True,
+                        partner__isnull=True,
+                        kota__isnull=False,
+                    )
+                ),
+                name="window_exactly_one_scope",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.starts_at:%Y-%m-%d %H:%M})"
+
+
+class UpstreamIncident(models.Model):
+    """All cameras behind one pole or one network segment failed together: one incident instead
+    of a flood of camera alerts (their cameras show upstream_down)."""
+
+    pole = models.ForeignKey(
+        "sites.UtilityPole",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="incidents",
+    )
+    # The network segment (e.g. "10.71.3.0/24") when the cameras share no pole.
+    segment = models.CharField(max_length=43, blank=True)
+    started_at = models.DateTimeField(db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cameras_affected = models.PositiveIntegerField(default=0)
+    sweep = models.ForeignKey(
+        HealthSweep, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pole__isnull=False) | ~models.Q(segment=""),
+                name="incident_has_pole_or_segment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"upstream incident at {self.pole or self.segment}"
+
+
+class RollupPeriod(models.TextChoices):
+    HOUR = "hour", _("Hour")
+    DAY = "day", _("Day")
+
+
+class HealthRollup(models.Model):
+    """Seconds a camera spent in each state during one hour or one day (availability %)."""
+
+    scope_partner_path = "camera__owner"
+    scope_kota_path = "camera__site__kelurahan__parent__parent"
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="rollups")
+    period = models.CharField(max_length=4, choices=RollupPeriod.choices)
+    period_start = models.DateTimeField()
+    up_seconds = models.PositiveIntegerField(default=0)
+    degraded_seconds = models.PositiveIntegerField(default=0)
+    down_seconds = models.PositiveIntegerField(default=0)
+    maintenance_seconds = models.PositiveIntegerField(default=0)
+    unknown_seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["camera_id", "period", "period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["camera", "period", "period_start"], name="rollup_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.camera_id} {self.period} {self.period_start:%Y-%m-%d %H:%M}"
+
+    @property
+    def availability(self) -> float | None:
+        """Share of the counted time the camera was up or degraded (maintenance excluded)."""
+        counted = self.up_seconds + self.degraded_seconds + self.down_seconds
+        if counted == 0:
+            return None
+        return 100.0 * (self.up_seconds + self.degraded_seconds) / counted

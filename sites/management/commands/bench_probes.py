@@ -117,18 +117,28 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=1000, help="probes in flight")
         parser.add_argument("--seed", type=int, default=1, help="simulator seed")
         parser.add_argument(
+            "--mix", default="", help="passed to simulate_fleet --mix (e.g. tail_max_ms=250)"
+        )
+        parser.add_argument(
             "--no-baseline", action="store_true", help="skip the plain asyncio client"
         )
 
     def handle(
-        self, *args, cameras: int, concurrency: int, seed: int, no_baseline: bool, **options
+        self,
+        *args,
+        cameras: int,
+        concurrency: int,
+        seed: int,
+        mix: str,
+        no_baseline: bool,
+        **options,
     ):
         if not 1 <= cameras <= MAX_CAMERAS:
             raise CommandError(f"--cameras must be between 1 and {MAX_CAMERAS}")
         if concurrency < 1:
             raise CommandError("--concurrency must be at least 1")
         http_port, rtsp_port = _free_port(), _free_port()
-        simulator = self._start_simulator(cameras, seed, http_port, rtsp_port)
+        simulator = self._start_simulator(cameras, seed, mix, http_port, rtsp_port)
         try:
             self._bench(cameras, concurrency, http_port, rtsp_port, no_baseline)
         finally:
@@ -140,7 +150,7 @@ class Command(BaseCommand):
                 simulator.wait()
 
     def _start_simulator(
-        self, cameras: int, seed: int, http_port: int, rtsp_port: int
+        self, cameras: int, seed: int, mix: str, http_port: int, rtsp_port: int
     ) -> subprocess.Popen:
         manage = Path(settings.BASE_DIR) / "manage.py"
         command = [
@@ -151,6 +161,7 @@ class Command(BaseCommand):
             f"--seed={seed}",
             f"--http-port={http_port}",
             f"--rtsp-port={rtsp_port}",
+            f"--mix={mix}",
         ]
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
