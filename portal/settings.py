@@ -9,6 +9,7 @@ import base64
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -228,6 +229,8 @@ HEALTH_UP_AFTER = env_int("HEALTH_UP_AFTER", 2, minimum=1)
 # The costly checks run at a slower cadence: decoding the frame (black, frozen), the ONVIF clock.
 HEALTH_IMAGE_EVERY = env_int("HEALTH_IMAGE_EVERY", 1800, minimum=0)
 HEALTH_CLOCK_EVERY = env_int("HEALTH_CLOCK_EVERY", 3600, minimum=0)
+# Hourly roll-ups are kept this long; the daily ones are kept for good.
+HEALTH_HOURLY_RETENTION_DAYS = env_int("HEALTH_HOURLY_RETENTION_DAYS", 14, minimum=2)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
@@ -268,6 +271,23 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": HEALTH_SWEEP_INTERVAL,
         # A beat that could not be delivered in time is dropped, not piled up behind the next.
         "options": {"expires": HEALTH_SWEEP_INTERVAL * 0.9},
+    },
+    # Roll-ups wait a few minutes past the hour (and the day) so the last batches of the
+    # period's final sweep have written their changes. Times are in CELERY_TIMEZONE (WIB).
+    "health-rollup-hour": {
+        "task": "sites.tasks.rollup_previous_hour",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 50 * 60},
+    },
+    "health-rollup-day": {
+        "task": "sites.tasks.rollup_previous_day",
+        "schedule": crontab(hour=0, minute=15),
+        "options": {"expires": 6 * 60 * 60},
+    },
+    "health-purge-hourly": {
+        "task": "sites.tasks.purge_hourly_rollups",
+        "schedule": crontab(hour=1, minute=30),
+        "options": {"expires": 6 * 60 * 60},
     },
 }
 

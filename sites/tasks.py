@@ -38,3 +38,29 @@ def probe_batch(sweep_id: int, number: int) -> dict | None:
         "probe_ms": report.probe_ms,
         "db_write_ms": report.db_write_ms,
     }
+
+
+# Roll-ups and the purge are single idempotent statements: a retry or a duplicate delivery
+# rewrites the same rows.
+@shared_task(time_limit=15 * 60)
+def rollup_previous_hour() -> int:
+    """Roll up the last complete hour for every checked camera."""
+    from sites.health import rollups
+
+    return rollups.rollup_hour(rollups.previous_hour())
+
+
+@shared_task(time_limit=30 * 60)
+def rollup_previous_day() -> int:
+    """Sum yesterday's (Asia/Jakarta) hourly roll-ups into daily ones."""
+    from sites.health import rollups
+
+    return rollups.rollup_day(rollups.previous_day())
+
+
+@shared_task(time_limit=30 * 60)
+def purge_hourly_rollups() -> int:
+    """Delete hourly roll-ups past HEALTH_HOURLY_RETENTION_DAYS."""
+    from sites.health import rollups
+
+    return rollups.purge_hourly()

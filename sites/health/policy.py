@@ -214,15 +214,28 @@ def _parse(url: str) -> _Parsed | Blocked:
     return _Parsed(scheme, host, port or DEFAULT_PORTS[scheme], path)
 
 
-@lru_cache(maxsize=16)
+def _compile_denied(deny: tuple[IPNetwork, ...], allow_loopback: bool) -> tuple:
+    networks = ALWAYS_DENIED + deny + (() if allow_loopback else LOOPBACK)
+    return tuple((n.version, int(n.network_address), int(n.netmask)) for n in networks)
+
+
+_last_denied: tuple = ((), None, ())
+
+
 def _denied(deny: tuple[IPNetwork, ...], allow_loopback: bool) -> tuple[tuple[int, int, int], ...]:
     """(version, network address, netmask) as integers, built once per sweep's deny list.
 
     `address in network` through ipaddress costs a few property lookups per network; the same
-    test on integers is what it computes, for every URL of a 60,000-camera sweep.
+    test on integers is what it computes. A sweep passes the same deny tuple for every URL, so
+    the last one is remembered by identity (hashing it per URL would cost more than the test).
     """
-    networks = ALWAYS_DENIED + deny + (() if allow_loopback else LOOPBACK)
-    return tuple((n.version, int(n.network_address), int(n.netmask)) for n in networks)
+    global _last_denied
+    last, last_loopback, compiled = _last_denied
+    if deny is last and allow_loopback is last_loopback:
+        return compiled
+    compiled = _compile_denied(deny, allow_loopback)
+    _last_denied = (deny, allow_loopback, compiled)
+    return compiled
 
 
 def _check(

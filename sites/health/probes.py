@@ -310,12 +310,15 @@ class _Exchange(asyncio.Protocol):
             self._fail(DOWN, HTTP_ERROR, f"{self.what}: not a {self.what} answer")
             return
         self.status = status = int(match.group(2))
+        if self.head_only:
+            self._finish(b"")  # RTSP OPTIONS: the status line is the whole answer we need
+            return
         headers = self.headers
         for line in buffer[:end].decode("latin-1").split("\r\n")[1:]:
             name, sep, value = line.partition(":")
             if sep:
                 headers[name.strip().lower()] = value.strip()
-        if self.head_only or status != 200:
+        if status != 200:
             self._finish(b"")  # redirects, challenges and errors: the head says enough
             return
         self.start = self.pos = end + 4
@@ -396,7 +399,7 @@ class _Exchange(asyncio.Protocol):
             self._fail(DOWN, HTTP_ERROR, "answer body cut short")
 
 
-def _expire(task: asyncio.Task, expired: list) -> None:
+def _expire(task: asyncio.Task, expired: list[bool]) -> None:
     expired.append(True)
     task.cancel()
 
@@ -418,7 +421,7 @@ async def _exchange(
     # What asyncio.timeout does, without its context-manager objects (this runs twice a check):
     # a timer cancels the connecting task, and only a cancellation of our own becomes a timeout.
     task = asyncio.current_task()
-    expired = []
+    expired: list[bool] = []
     timer = loop.call_later(config.connect_timeout, _expire, task, expired)
     try:
         transport, protocol = await loop.create_connection(
@@ -707,16 +710,25 @@ async def probe_camera(spec: ProbeSpec, *, config: ProbeConfig) -> ProbeResult:
     started = time.monotonic()
     found: dict[str, str] = {}
     status, reason, detail = UP, OK, ""
+    # The whole-probe bound, as in _exchange: a timer and our own cancellation, not asyncio.timeout.
+    task = asyncio.current_task()
+    expired: list[bool] = []
+    timer = asyncio.get_running_loop().call_later(config.deadline, _expire, task, expired)
     try:
-        async with asyncio.timeout(config.deadline):
-            await _ladder(spec, config, found)
+        await _ladder(spec, config, found)
     except _Outcome as outcome:
         status, reason, detail = outcome.status, outcome.reason, outcome.detail
+    except asyncio.CancelledError:
+        if not expired or task.uncancel() != 0:
+            raise  # the sweep itself is being cancelled: not ours to swallow
+        status, reason, detail = DOWN, TIMEOUT, f"probe exceeded {config.deadline:.1f} s"
     except TimeoutError:
         status, reason, detail = DOWN, TIMEOUT, f"probe exceeded {config.deadline:.1f} s"
     except Exception as exc:
         logger.exception("camera %s: unexpected probe failure", spec.camera_id)
         status, reason, detail = DOWN, UNREACHABLE, f"{type(exc).__name__}: {exc}"
+    finally:
+        timer.cancel()
     return ProbeResult(
         camera_id=spec.camera_id,
         status=status,
@@ -744,7 +756,7 @@ async def probe_many(
     return [result for result in results if result is not None]
 
 
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         import uvloop
     except ImportError:
@@ -754,7 +766,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def loop_name() -> str:
     """Which event loop run_probes uses: "uvloop" when installed, else "asyncio"."""
-    return "uvloop" if _loop_factory() else "asyncio"
+    return "uvloop" if loop_factory() else "asyncio"
 
 
 def run_probes(
@@ -765,5 +777,5 @@ def run_probes(
     uvloop roughly halves the event loop's share of the CPU per check; probe_many itself runs on
     any asyncio loop, so callers that already have one just await it.
     """
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(probe_many(specs, config=config, concurrency=concurrency))

@@ -14,14 +14,21 @@ Guarantees:
   claim happens at write time, not before probing, so a worker that dies mid-probe leaves the
   batch open for the redelivered task (acks_late) instead of stuck half-claimed.
 - A batch of a sweep that is no longer running writes nothing; its results would be stale.
+
+Two rules override damping (`_apply_windows_and_upstream`): a camera inside a maintenance window
+(sites.health.windows) is `maintenance`, and the cameras of a pole or segment that failed
+together (sites.health.upstream) are `upstream_down` under one UpstreamIncident. Neither opens
+an Outage. Both still write CameraStatusChange rows (to and from those statuses) so the history
+is honest: ticket and alert logic reading that outbox must ignore changes whose new_status is
+`maintenance` or `upstream_down`. When the window ends, or the incident closes, the next probe
+decides as for an unknown camera (damping's rule for those statuses).
 """
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,20 +38,21 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
 from partners.models import CameraNetwork, NetworkStatus
-from sites.health import damping
+from sites.health import damping, upstream, windows
 from sites.health.policy import ApprovedNetwork
 from sites.health.probes import (
     DOWN,
     ProbeConfig,
     ProbeResult,
     ProbeSpec,
-    probe_many,
+    run_probes,
     spec_for_camera,
 )
 from sites.models import (
     Camera,
     CameraHealth,
     CameraStatusChange,
+    HealthStatus,
     HealthSweep,
     Outage,
     SiteStatus,
@@ -189,10 +197,11 @@ def _load(batch: SweepBatch, now: datetime) -> tuple[list[Camera], list[ProbeSpe
     cameras = list(
         due_cameras()
         .filter(pk__gte=batch.first_camera_id, pk__lte=batch.last_camera_id)
-        .select_related("health")
+        .select_related("health", "site")
         .only(
             "pk",
             "owner_id",
+            "site__pole",
             "rtsp_url",
             "snapshot_url",
             "onvif_url",
@@ -269,7 +278,7 @@ def run_batch(sweep_id: int, number: int) -> BatchReport | None:
     config = ProbeConfig.from_settings()
     started = time.perf_counter()
     results = (
-        asyncio.run(probe_many(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY))
+        run_probes(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY)
         if specs
         else []
     )
@@ -278,11 +287,61 @@ def run_batch(sweep_id: int, number: int) -> BatchReport | None:
         _decide(camera, spec, result)
         for camera, spec, result in zip(cameras, specs, results, strict=True)
     ]
-    return _write(batch, rows, now, probe_ms)
+    rows, incidents = _apply_windows_and_upstream(cameras, results, rows, now)
+    return _write(batch, rows, now, probe_ms, incidents)
+
+
+def _status_before(camera: Camera) -> str:
+    health: CameraHealth | None = getattr(camera, "health", None)
+    return health.status if health else damping.UNKNOWN
+
+
+def _apply_windows_and_upstream(
+    cameras: Sequence[Camera], results: Sequence[ProbeResult], rows: list[_Row], now: datetime
+) -> tuple[list[_Row], upstream.Plan]:
+    """Maintenance first (planned work explains any failure), then upstream suppression."""
+    in_window = windows.active_window_camera_ids([camera.pk for camera in cameras], now)
+    incidents = upstream.plan(
+        [
+            upstream.Member(
+                camera_id=camera.pk,
+                owner_id=camera.owner_id,
+                pole_id=camera.site.pole_id,
+                urls=(camera.rtsp_url, camera.snapshot_url, camera.onvif_url),
+                failing=result.status == DOWN,
+                reason=result.reason,
+                damped_down=row.state.status == damping.DOWN,
+                previous=_status_before(camera),
+            )
+            for camera, result, row in zip(cameras, results, rows, strict=True)
+            if camera.pk not in in_window
+        ]
+    )
+    if not in_window and not incidents.suppressed:
+        return rows, incidents
+    decided = []
+    for camera, result, row in zip(cameras, results, rows, strict=True):
+        if camera.pk in in_window:
+            # Streaks restart: after the window the first probe decides, as for a new camera.
+            state = damping.State(HealthStatus.MAINTENANCE, "maintenance")
+        elif camera.pk in incidents.suppressed:
+            state = replace(row.state, status=HealthStatus.UPSTREAM_DOWN, reason=result.reason)
+        else:
+            decided.append(row)
+            continue
+        before = _status_before(camera)
+        decided.append(
+            replace(row, state=state, old_status=before if state.status != before else None)
+        )
+    return decided, incidents
 
 
 def _write(
-    batch: SweepBatch, rows: Sequence[_Row], now: datetime, probe_ms: int
+    batch: SweepBatch,
+    rows: Sequence[_Row],
+    now: datetime,
+    probe_ms: int,
+    incidents: upstream.Plan | None = None,
 ) -> BatchReport | None:
     with transaction.atomic():
         started = time.perf_counter()
@@ -304,6 +363,8 @@ def _write(
                 _open_outages(cursor, went_down, now)
             if came_back:
                 _close_outages(cursor, came_back, now)
+            if incidents:
+                upstream.write(cursor, batch.sweep_id, incidents, now)
         db_write_ms = round((time.perf_counter() - started) * 1000)
         last = GreaterThanOrEqual(F("batches_done") + 1, F("batches"))
         counted = HealthSweep.objects.filter(pk=batch.sweep_id, status=SweepStatus.RUNNING).update(

@@ -5,6 +5,7 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from sites.health.probes import loop_factory
 from sites.health.simulator import FleetMix, FleetSimulator
 
 
@@ -38,7 +39,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         fleet = FleetSimulator(cameras, seed=seed, mix=fleet_mix)
         try:
-            asyncio.run(self._run(fleet, http_port, rtsp_port))
+            # The same loop the checker uses: uvloop when installed.
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:
+                runner.run(self._run(fleet, http_port, rtsp_port))
         except KeyboardInterrupt:
             pass
         except OSError as exc:
