@@ -13,12 +13,15 @@ from sites.models import (
     Camera,
     CameraHealth,
     CameraStatusChange,
+    HealthRollup,
     HealthSweep,
+    MaintenanceWindow,
     Outage,
     RawanLevelChange,
     Site,
     SiteStatusChange,
     SweepBatch,
+    UpstreamIncident,
     UtilityPole,
 )
 
@@ -200,3 +203,51 @@ class HealthSweepAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     date_hierarchy = "started_at"
     inlines = [SweepBatchInline]
+
+
+# Windows are planned and cancelled through sites.maintenance_services (permissions, checks);
+# incidents and roll-ups are written by the health engine. The admin only looks.
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(ReadOnlyAdmin):
+    list_display = [
+        "reason",
+        "starts_at",
+        "ends_at",
+        "recurrence",
+        "repeat_until",
+        "camera",
+        "site",
+        "partner",
+        "kota",
+        "cancelled_at",
+    ]
+    list_filter = ["recurrence", "starts_at"]
+    search_fields = ["reason", "camera__serial", "partner__name"]
+    list_select_related = ["camera", "site", "partner", "kota"]
+    raw_id_fields = ["camera", "site", "partner", "created_by"]
+
+
+@admin.register(UpstreamIncident)
+class UpstreamIncidentAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "started_at", "ended_at", "cameras_affected"]
+    list_filter = ["started_at"]
+    search_fields = ["segment", "pole__code"]
+    list_select_related = ["pole"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(HealthRollup)
+class HealthRollupAdmin(ReadOnlyAdmin):
+    list_display = [
+        "camera",
+        "period",
+        "period_start",
+        "up_seconds",
+        "degraded_seconds",
+        "down_seconds",
+        "maintenance_seconds",
+        "unknown_seconds",
+    ]
+    list_filter = ["period"]
+    search_fields = ["camera__serial"]
+    list_select_related = ["camera"]

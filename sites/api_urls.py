@@ -12,5 +12,6 @@ router.register("health/changes", health_api.StatusChangeViewSet, basename="heal
 router.register("health/outages", health_api.OutageViewSet, basename="health-outage")
 router.register("health/cameras", health_api.CameraHealthViewSet, basename="health-camera")
 router.register("health/sweeps", health_api.SweepViewSet, basename="health-sweep")
+router.register("health/windows", health_api.MaintenanceWindowViewSet, basename="health-window")
 
 urlpatterns = router.urls

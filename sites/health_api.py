@@ -6,17 +6,34 @@ Filters take ids as plain numbers (never a ModelChoiceFilter, which would reveal
 """
 
 import django_filters
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from partners.models import Partner
 from portal.api import ScopedViewSet
+from portal.permissions import get_scoped_or_404
 from sites import health_selectors as selectors
-from sites.models import Camera, CameraStatusChange, HealthStatus, HealthSweep, Outage
+from sites import maintenance_services
+from sites.health import windows
+from sites.models import (
+    Area,
+    AreaLevel,
+    Camera,
+    CameraStatusChange,
+    HealthStatus,
+    HealthSweep,
+    MaintenanceWindow,
+    Outage,
+    Site,
+    WindowRecurrence,
+)
 
 AVAILABILITY_DAYS = 30
 
@@ -253,3 +270,79 @@ class SweepViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewS
 
     def get_queryset(self):
         return selectors.sweep_list()
+
+
+# --- maintenance windows --------------------------------------------------------------------
+
+
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    kota = serializers.CharField(source="kota.code", read_only=True, allow_null=True)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "id",
+            "camera",
+            "site",
+            "partner",
+            "kota",
+            "starts_at",
+            "ends_at",
+            "recurrence",
+            "repeat_until",
+            "reason",
+            "created_at",
+            "cancelled_at",
+        ]
+        read_only_fields = fields
+
+
+class WindowCreateSerializer(serializers.Serializer):
+    """Exactly one of camera, site, partner (ids) or kota (Kemendagri code); the service checks."""
+
+    camera = serializers.IntegerField(required=False)
+    site = serializers.IntegerField(required=False)
+    partner = serializers.IntegerField(required=False)
+    kota = serializers.CharField(required=False, help_text="Kemendagri code, e.g. 31.71")
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    recurrence = serializers.ChoiceField(
+        choices=WindowRecurrence.choices, default=WindowRecurrence.NONE
+    )
+    repeat_until = serializers.DateField(required=False, allow_null=True)
+    reason = serializers.CharField(max_length=200)
+
+
+@extend_schema(summary=_("Maintenance windows: planned work, no alerts, not counted as downtime"))
+class MaintenanceWindowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = MaintenanceWindowSerializer
+    permission_classes = [WatchesFleet]
+    filter_backends: list = []
+
+    def get_queryset(self):
+        # A window may name a camera, site, partner or kota, so its visibility is not one
+        # scope path: sites.health.windows.visible_windows applies the same rules per scope.
+        return windows.visible_windows(self.request.user).order_by("-starts_at", "-id")
+
+    @extend_schema(request=WindowCreateSerializer, responses={201: MaintenanceWindowSerializer})
+    def create(self, request: Request) -> Response:
+        data = WindowCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        user = request.user
+        # Ids the user cannot see answer 404, exactly like ids that do not exist.
+        lookups = {
+            "camera": lambda pk: get_scoped_or_404(user, Camera.objects.all(), pk=pk),
+            "site": lambda pk: get_scoped_or_404(user, Site.objects.all(), pk=pk),
+            "partner": lambda pk: get_scoped_or_404(user, Partner.objects.all(), pk=pk),
+            "kota": lambda code: get_object_or_404(Area, level=AreaLevel.CITY, code=code),
+        }
+        scope = {key: find(fields.pop(key)) for key, find in lookups.items() if key in fields}
+        window = maintenance_services.window_create(actor=user, **scope, **fields)
+        return Response(MaintenanceWindowSerializer(window).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=MaintenanceWindowSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        window = maintenance_services.window_cancel(actor=request.user, window=self.get_object())
+        return Response(MaintenanceWindowSerializer(window).data)

@@ -11,10 +11,13 @@ from django.shortcuts import render
 
 from portal.permissions import get_scoped_or_404
 from sites import health_selectors as selectors
+from sites.health import rollups, windows
 from sites.models import Camera, HealthStatus
 
 RECENT_CHANGES = 20
 SWEEPS_SHOWN = 10
+DAILY_SHOWN = 30
+WINDOWS_SHOWN = 100
 
 
 def _require_watcher(request: HttpRequest) -> None:
@@ -61,5 +64,16 @@ def camera_health(request: HttpRequest, pk: int) -> HttpResponse:
             "availability": selectors.camera_availability(request.user, camera, days=30),
             "history": history,
             "page": history.changes,
+            "daily": rollups.recent_days(camera.pk, DAILY_SHOWN),
         },
+    )
+
+
+@login_required
+def maintenance_windows(request: HttpRequest) -> HttpResponse:
+    _require_watcher(request)
+    return render(
+        request,
+        "sites/health_windows.html",
+        {"windows": list(windows.visible_windows(request.user)[:WINDOWS_SHOWN])},
     )

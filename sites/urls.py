@@ -23,4 +23,5 @@ urlpatterns = [
     path("cameras/<int:pk>/edit/", views.camera_edit, name="camera-edit"),
     path("health/", health_views.fleet_now, name="health-fleet"),
     path("health/cameras/<int:pk>/", health_views.camera_health, name="health-camera"),
+    path("health/windows/", health_views.maintenance_windows, name="health-windows"),
 ]

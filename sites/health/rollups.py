@@ -165,3 +165,11 @@ def previous_hour(now: datetime | None = None) -> datetime:
 def previous_day(now: datetime | None = None) -> date:
     """Yesterday in Asia/Jakarta."""
     return timezone.localdate(now or timezone.now()) - timedelta(days=1)
+
+
+def recent_days(camera_id: int, days: int = 30) -> list[HealthRollup]:
+    """The camera's last `days` daily roll-ups, oldest first (the caller has checked access)."""
+    rows = HealthRollup.objects.filter(camera_id=camera_id, period=RollupPeriod.DAY).order_by(
+        "-period_start"
+    )[:days]
+    return list(reversed(rows))

@@ -11,7 +11,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import connection
+from django.db.models import Q, QuerySet
 
+from portal.permissions import partner_ids_for
+from portal.roles import is_city_officer, is_operator, is_sudin_officer
 from sites.models import Area, Camera, MaintenanceWindow, Site
 
 WINDOW = MaintenanceWindow._meta.db_table
@@ -78,3 +81,28 @@ def active_window_camera_ids(camera_ids: Iterable[int], at: datetime) -> set[int
             {"at": at, "just_after": at + timedelta(microseconds=1), "ids": ids},
         )
         return {camera_id for (camera_id,) in cursor.fetchall()}
+
+
+def visible_windows(user) -> QuerySet[MaintenanceWindow]:
+    """Windows `user` may see: officers and operators all; a Sudin officer those touching their
+    kota (and partner-wide ones); a partner member those of its cameras, sites and fleet, plus
+    kota-wide ones (city work that explains its cameras' status, no other partner's data)."""
+    windows = MaintenanceWindow.objects.select_related("camera", "site", "partner", "kota")
+    if not user.is_authenticated:
+        return windows.none()
+    if is_city_officer(user) or is_operator(user):
+        return windows
+    if is_sudin_officer(user):
+        return windows.filter(
+            Q(kota=user.kota_id)
+            | Q(partner__isnull=False)
+            | Q(camera__site__kelurahan__parent__parent=user.kota_id)
+            | Q(site__kelurahan__parent__parent=user.kota_id)
+        )
+    partners = partner_ids_for(user)
+    return windows.filter(
+        Q(partner__in=partners)
+        | Q(camera__owner__in=partners)
+        | Q(site__host_partner__in=partners)
+        | Q(kota__isnull=False)
+    )

@@ -24,7 +24,14 @@ STATUS_LOGS = [
     "sites.CameraStatusChange",
 ]
 # Written only by the health sweeps: the admin may look, never add, change or delete.
-HEALTH_ROWS = ["sites.CameraHealth", "sites.Outage", "sites.HealthSweep"]
+HEALTH_ROWS = [
+    "sites.CameraHealth",
+    "sites.Outage",
+    "sites.HealthSweep",
+    "sites.MaintenanceWindow",
+    "sites.UpstreamIncident",
+    "sites.HealthRollup",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +90,16 @@ def _health_rows() -> dict:
 
     from django.utils import timezone
 
-    from sites.models import Camera, CameraHealth, CameraStatusChange, HealthSweep, Outage
+    from sites.models import (
+        Camera,
+        CameraHealth,
+        CameraStatusChange,
+        HealthRollup,
+        HealthSweep,
+        MaintenanceWindow,
+        Outage,
+        UpstreamIncident,
+    )
 
     camera, now = Camera.objects.get(), timezone.now()
     sweep = HealthSweep.objects.create(started_at=now, deadline=now + timedelta(minutes=5))
@@ -94,6 +110,19 @@ def _health_rows() -> dict:
         "sites.HealthSweep": sweep,
         "sites.CameraStatusChange": CameraStatusChange.objects.create(
             camera=camera, sweep=sweep, old_status="up", new_status="down", reason="timeout"
+        ),
+        "sites.MaintenanceWindow": MaintenanceWindow.objects.create(
+            camera=camera,
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            reason="Lens cleaning",
+            created_by=camera.created_by,
+        ),
+        "sites.UpstreamIncident": UpstreamIncident.objects.create(
+            segment="10.77.0.0/24", started_at=now, cameras_affected=3, sweep=sweep
+        ),
+        "sites.HealthRollup": HealthRollup.objects.create(
+            camera=camera, period="hour", period_start=now, up_seconds=3600
         ),
     }
 

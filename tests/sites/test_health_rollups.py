@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.urls import reverse
 
 from sites import maintenance_services
 from sites.health import rollups
@@ -146,3 +147,23 @@ def test_purge_hourly_keeps_recent_hours_and_all_days(camera, settings):
 
     kept = HealthRollup.objects.order_by("period_start").values_list("period", flat=True)
     assert list(kept) == ["day", "hour"]
+
+
+def test_camera_health_page_shows_daily_availability(camera, client):
+    for day, down in [(1, 0), (2, 21600)]:
+        HealthRollup.objects.create(
+            camera=camera,
+            period="day",
+            period_start=datetime(2026, 3, day, tzinfo=WIB),
+            up_seconds=86400 - down,
+            down_seconds=down,
+        )
+    client.force_login(camera.owner.created_by)
+
+    page = client.get(reverse("sites:health-camera", args=[camera.pk]), HTTP_ACCEPT_LANGUAGE="en")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "2026-03-02" in html
+    assert "75.00 %" in html
+    assert "100.00 %" in html

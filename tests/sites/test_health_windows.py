@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from partners.models import MemberRole
@@ -14,6 +15,7 @@ from sites import maintenance_services
 from sites.health.windows import active_window_camera_ids
 from sites.models import Area, Camera, CameraHealth, CameraStatusChange, MaintenanceWindow, Outage
 from tests import factories
+from tests.conftest import api_as
 from tests.sites import test_health_sweeps as engine
 from tests.sites.test_health_sweeps import (
     fleet_cameras,
@@ -42,10 +44,12 @@ def camera_on(site, serial: str = "CAM") -> Camera:
 
 def window(actor, **fields) -> MaintenanceWindow:
     now = timezone.now()
-    values = {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)}
-    return maintenance_services.window_create(
-        actor=actor, reason="Replacing the PoE switch", **(values | fields)
-    )
+    values = {
+        "starts_at": now - timedelta(hours=1),
+        "ends_at": now + timedelta(hours=1),
+        "reason": "Replacing the PoE switch",
+    }
+    return maintenance_services.window_create(actor=actor, **(values | fields))
 
 
 def test_active_window_camera_ids_expands_a_daily_window_until_repeat_until(db, approver):
@@ -193,3 +197,50 @@ def test_sweep_after_a_window_brings_a_healthy_camera_back_up(db, healthy):
     full_sweep()
 
     assert CameraHealth.objects.get(camera=camera).status == "up"
+
+
+def test_windows_api_creates_for_own_camera_and_hides_it_from_others(db):
+    camera = camera_on(factories.make_site(factories.verified_partner()))
+    owner, outsider = camera.owner.created_by, factories.verified_partner().created_by
+    now = timezone.now()
+    body = {
+        "starts_at": (now + timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=2)).isoformat(),
+        "reason": "Firmware upgrade",
+    }
+
+    refused = api_as(outsider).post("/api/health/windows/", {**body, "camera": camera.pk})
+    created = api_as(owner).post("/api/health/windows/", {**body, "camera": camera.pk})
+    backwards = api_as(owner).post(
+        "/api/health/windows/",
+        {**body, "camera": camera.pk, "ends_at": body["starts_at"], "starts_at": body["ends_at"]},
+    )
+
+    assert refused.status_code == 404
+    assert created.status_code == 201, created.data
+    assert (created.data["camera"], created.data["reason"]) == (camera.pk, "Firmware upgrade")
+    assert (backwards.status_code, backwards.data["errors"].keys()) == (400, {"ends_at"})
+    window_id = created.data["id"]
+    assert [w["id"] for w in api_as(owner).get("/api/health/windows/").data["results"]] == [
+        window_id
+    ]
+    assert api_as(outsider).get("/api/health/windows/").data["results"] == []
+    assert api_as(outsider).post(f"/api/health/windows/{window_id}/cancel/").status_code == 404
+
+    cancelled = api_as(owner).post(f"/api/health/windows/{window_id}/cancel/")
+
+    assert cancelled.status_code == 200
+    assert cancelled.data["cancelled_at"] is not None
+
+
+def test_windows_page_lists_only_visible_windows(db, client, approver):
+    camera = camera_on(factories.make_site(factories.verified_partner()))
+    window(approver, camera=camera, reason="Own camera lens")
+    window(approver, partner=factories.verified_partner(), reason="Someone else's fleet")
+
+    client.force_login(camera.owner.created_by)
+    page = client.get(reverse("sites:health-windows"), HTTP_ACCEPT_LANGUAGE="en")
+
+    assert page.status_code == 200
+    assert "Own camera lens" in page.content.decode()
+    assert "Someone else" not in page.content.decode()
