@@ -221,6 +221,11 @@ HEALTH_ALLOW_LOOPBACK = env_bool("HEALTH_ALLOW_LOOPBACK", False)
 HEALTH_DENY_HOSTS = env_list("HEALTH_DENY_HOSTS", [])
 # Sweeps: every camera is checked once per interval, in batches probed concurrently by one task.
 HEALTH_SWEEP_INTERVAL = env_int("HEALTH_SWEEP_INTERVAL", 300, minimum=5)
+# Share of the interval over which a sweep's batches are spread (0: all at once, as the benchmark
+# does); the rest is slack so the last batch ends before the next sweep starts.
+HEALTH_SWEEP_SPREAD = env_float("HEALTH_SWEEP_SPREAD", 0.8, minimum=0)
+if HEALTH_SWEEP_SPREAD > 1:
+    raise ImproperlyConfigured("HEALTH_SWEEP_SPREAD must be between 0 and 1")
 HEALTH_BATCH_SIZE = env_int("HEALTH_BATCH_SIZE", 2000, minimum=1)
 HEALTH_CONCURRENCY = env_int("HEALTH_CONCURRENCY", 500, minimum=1)
 # Flap damping: consecutive failed checks before "down", consecutive good ones before "up" again.

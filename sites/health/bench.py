@@ -10,7 +10,7 @@ What it runs, so the figures mean what they say:
   task through the configured broker.
 
 Two bench-only tweaks in the workers (run_worker), both to measure capacity rather than the
-production pacing: sweeps.SPREAD is 0, so a sweep's batches are enqueued without countdowns
+production pacing: HEALTH_SWEEP_SPREAD is 0, so a sweep's batches are enqueued without countdowns
 instead of being spread over 80% of the interval; and settings.DEBUG is off at run time, so
 Django does not log every query (DEBUG=1 is only needed for the filesystem broker's defaults).
 """
@@ -210,10 +210,8 @@ class Simulator:
 def run_worker(queue: str, name: str) -> None:
     """A worker's entry point (see WORKER_BOOT): the bench tweaks, then a solo Celery worker."""
     from portal.celery import app
-    from sites.health import sweeps
-
     settings.DEBUG = False
-    sweeps.SPREAD = 0
+    settings.HEALTH_SWEEP_SPREAD = 0
     app.worker_main(
         [
             "worker",

@@ -65,11 +65,6 @@ logger = logging.getLogger(__name__)
 # Cameras on these sites are deployed: they are expected to work (suspended ones too, since a
 # suspended site's camera still hangs on its pole and its outage still matters).
 CHECKED_SITE_STATUSES = (SiteStatus.INSTALLING, SiteStatus.ACTIVE, SiteStatus.SUSPENDED)
-# The share of the interval over which a sweep's batches are spread; the rest is slack so the
-# last batch finishes before the next sweep starts.
-SPREAD = 0.8
-
-
 def due_cameras() -> QuerySet[Camera]:
     """Cameras a sweep checks: on a deployed site, with at least one address to probe."""
     return Camera.objects.filter(site__status__in=CHECKED_SITE_STATUSES).exclude(
@@ -139,7 +134,7 @@ def batch_countdowns(sweep: HealthSweep) -> list[tuple[int, float]]:
     probes (and the cameras' uplinks) see a steady load rather than one burst per interval."""
     if not sweep.batches:
         return []
-    step = SPREAD * settings.HEALTH_SWEEP_INTERVAL / sweep.batches
+    step = settings.HEALTH_SWEEP_SPREAD * settings.HEALTH_SWEEP_INTERVAL / sweep.batches
     return [(number, round((number - 1) * step, 3)) for number in range(1, sweep.batches + 1)]
 
 
@@ -278,9 +273,7 @@ def run_batch(sweep_id: int, number: int) -> BatchReport | None:
     config = ProbeConfig.from_settings()
     started = time.perf_counter()
     results = (
-        run_probes(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY)
-        if specs
-        else []
+        run_probes(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY) if specs else []
     )
     probe_ms = round((time.perf_counter() - started) * 1000)
     rows = [
@@ -347,7 +340,11 @@ def _write(
         started = time.perf_counter()
         # The claim: a concurrent run of the same batch blocks here on the row lock, then finds
         # done_at set and writes nothing.
-        claimed = SweepBatch.objects.filter(pk=batch.pk, done_at__isnull=True).update(done_at=now)
+        # `now` is when the cameras were observed; the batch is done when its rows are written.
+        written_at = timezone.now()
+        claimed = SweepBatch.objects.filter(pk=batch.pk, done_at__isnull=True).update(
+            done_at=written_at
+        )
         if not claimed:
             return None
         with connection.cursor() as cursor:
@@ -375,7 +372,7 @@ def _write(
             db_write_ms=F("db_write_ms") + db_write_ms,
             # The last batch closes the sweep; SET sees the old batches_done, hence the + 1.
             status=Case(When(last, then=Value(SweepStatus.FINISHED)), default=F("status")),
-            finished_at=Case(When(last, then=Value(now)), default=F("finished_at")),
+            finished_at=Case(When(last, then=Value(written_at)), default=F("finished_at")),
         )
         if not counted:
             # The sweep expired while we probed: these results belong to no sweep.
