@@ -210,6 +210,7 @@ class Simulator:
 def run_worker(queue: str, name: str) -> None:
     """A worker's entry point (see WORKER_BOOT): the bench tweaks, then a solo Celery worker."""
     from portal.celery import app
+
     settings.DEBUG = False
     settings.HEALTH_SWEEP_SPREAD = 0
     app.worker_main(

@@ -65,6 +65,8 @@ logger = logging.getLogger(__name__)
 # Cameras on these sites are deployed: they are expected to work (suspended ones too, since a
 # suspended site's camera still hangs on its pole and its outage still matters).
 CHECKED_SITE_STATUSES = (SiteStatus.INSTALLING, SiteStatus.ACTIVE, SiteStatus.SUSPENDED)
+
+
 def due_cameras() -> QuerySet[Camera]:
     """Cameras a sweep checks: on a deployed site, with at least one address to probe."""
     return Camera.objects.filter(site__status__in=CHECKED_SITE_STATUSES).exclude(

@@ -78,10 +78,11 @@ def test_migrations_match_models(db):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_ruff_finds_nothing():
+@pytest.mark.parametrize("command", [["check", "."], ["format", "--check", "."]])
+def test_ruff_finds_nothing(command):
     ruff = Path(sys.executable).parent / "ruff"
     result = subprocess.run(
-        [str(ruff), "check", "."], cwd=BASE_DIR, capture_output=True, text=True, timeout=120
+        [str(ruff), *command], cwd=BASE_DIR, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
