@@ -35,6 +35,7 @@ from contracts.models import (
     ResponseTemplate,
 )
 from partners.models import MemberRole, Membership, Partner, PartnerStatus
+from portal.audit import transition
 from portal.documents import store_pdf
 from portal.errors import Conflict, PermissionDenied, ServiceError, full_clean_or_raise
 from portal.roles import Role, is_city_officer, is_sudin_officer, role_names
@@ -296,34 +297,21 @@ def _programme_step(
     reason: str = "",
     check: Callable[[Programme], None] | None = None,
 ) -> Programme:
-    with transaction.atomic():
-        locked = Programme.objects.select_for_update().get(pk=programme.pk)
-        if to not in PROGRAMME_TRANSITIONS.get(locked.status, set()):
-            raise Conflict(
-                _(
-                    "The programme is now “%(old)s”, so it cannot move to “%(new)s”. "
-                    "Someone may have acted on it first: reload it to see."
-                )
-                % {
-                    "old": _status_label(ProgrammeStatus, locked.status),
-                    "new": _status_label(ProgrammeStatus, to),
-                },
-                code="invalid_transition",
-            )
-        if check:
-            check(locked)
-        now = timezone.now()
-        Programme.objects.filter(pk=locked.pk).update(status=to, status_changed_at=now)
-        ProgrammeStatusChange.objects.create(
-            programme=locked,
-            actor=actor,
-            old_status=locked.status,
-            new_status=to,
-            reason=reason.strip(),
-            created_at=now,
-        )
-    programme.status, programme.status_changed_at = to, now
-    return programme
+    return transition(
+        instance=programme,
+        to=to,
+        allowed=PROGRAMME_TRANSITIONS,
+        log_model=ProgrammeStatusChange,
+        log_fields={"programme": programme},
+        actor=actor,
+        reason=reason.strip(),
+        extra={"status_changed_at": timezone.now()},
+        check=check,
+        conflict_message=_(
+            "The programme is now “%(old)s”, so it cannot move to “%(new)s”. "
+            "Someone may have acted on it first: reload it to see."
+        ),
+    )
 
 
 def programme_submit(*, programme: Programme, actor, reason: str = "") -> Programme:
@@ -449,9 +437,13 @@ def _record(
         reason=reason,
         created_at=when or timezone.now(),
     )
-    if decision in EMAILED_DECISIONS:
-        tasks.send_application_decision_email.delay_on_commit(row.pk)
+    _email_decision(row)
     return row
+
+
+def _email_decision(row: ApplicationDecision) -> None:
+    if row.decision in EMAILED_DECISIONS:
+        tasks.send_application_decision_email.delay_on_commit(row.pk)
 
 
 @transaction.atomic
@@ -746,39 +738,32 @@ def _step(
     extra: Mapping[str, object] | None = None,
     after: Callable[[HostingApplication], None] | None = None,
 ) -> HostingApplication:
-    """One guarded step: lock, check the table and `check`, update, record, then `after`.
+    """One guarded review step, recorded as an ApplicationDecision (emailed where it should be).
 
-    Everything runs in one transaction, so if `after` (e.g. reserving pole slots) fails the
-    status change and its record roll back with it.
+    If `after` (e.g. reserving pole slots) fails, the step and its record roll back with it.
     """
-    with transaction.atomic():
-        locked = HostingApplication.objects.select_for_update().get(pk=application.pk)
-        if to not in APPLICATION_TRANSITIONS.get(locked.status, set()):
-            raise Conflict(
-                _(
-                    "The application is now “%(old)s”, so it cannot move to “%(new)s”. "
-                    "Someone may have decided on it first: reload it to see."
-                )
-                % {
-                    "old": _status_label(ApplicationStatus, locked.status),
-                    "new": _status_label(ApplicationStatus, to),
-                },
-                code="invalid_transition",
-            )
-        if check:
-            check(locked)
-        now = timezone.now()
-        updates = {"status": to, "status_changed_at": now, **(extra or {})}
-        HostingApplication.objects.filter(pk=locked.pk).update(**updates)
-        old = locked.status
-        for name, value in updates.items():
-            setattr(locked, name, value)
-        _record(locked, actor=actor, old=old, new=to, decision=decision, reason=reason, when=now)
+
+    def recorded(locked: HostingApplication, row: ApplicationDecision) -> None:
+        _email_decision(row)
         if after:
             after(locked)
-    for name, value in updates.items():
-        setattr(application, name, value)
-    return application
+
+    return transition(
+        instance=application,
+        to=to,
+        allowed=APPLICATION_TRANSITIONS,
+        log_model=ApplicationDecision,
+        log_fields={"application": application, "decision": decision},
+        actor=actor,
+        reason=reason,
+        extra={"status_changed_at": timezone.now(), **(extra or {})},
+        check=check,
+        after=recorded,
+        conflict_message=_(
+            "The application is now “%(old)s”, so it cannot move to “%(new)s”. "
+            "Someone may have decided on it first: reload it to see."
+        ),
+    )
 
 
 def _comment(*, actor, comment: str, template: str | None, required: bool) -> str:

@@ -1,6 +1,6 @@
 """Append-only tables and guarded status transitions, shared by every lifecycle."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.db import migrations, models, transaction
 from django.utils.translation import gettext as _
@@ -37,11 +37,17 @@ def transition(
     reason: str = "",
     field: str = "status",
     extra: Mapping[str, object] | None = None,
+    check: Callable[[models.Model], None] | None = None,
+    after: Callable[[models.Model, models.Model], None] | None = None,
+    conflict_message: str | None = None,
 ) -> models.Model:
     """Move `instance` to status `to` if the transition table allows it from its current status.
 
     The row is locked first, so of two concurrent requests exactly one sees the old status and
-    wins; the other gets a Conflict naming the status it found. Records one log row.
+    wins; the other gets a Conflict naming the status it found (`conflict_message` may say it in
+    the caller's words, with %(old)s and %(new)s). `check(locked)` may refuse after the table
+    allowed the move; `after(locked, log_row)` runs in the same transaction, so if it fails the
+    change and its log row roll back with it. Records one log row.
     """
     model = type(instance)
     with transaction.atomic():
@@ -51,15 +57,20 @@ def transition(
             label = locked._meta.get_field(field).choices
             names = dict(label) if label else {}
             raise Conflict(
-                _("Cannot change status from “%(old)s” to “%(new)s”.")
+                (conflict_message or _("Cannot change status from “%(old)s” to “%(new)s”."))
                 % {"old": names.get(current, current), "new": names.get(to, to)},
                 code="invalid_transition",
             )
+        if check is not None:
+            check(locked)
         updates = {field: to, **(extra or {})}
         model.objects.filter(pk=locked.pk).update(**updates)
         for name, value in updates.items():
             setattr(instance, name, value)
-        log_model.objects.create(
+            setattr(locked, name, value)
+        log = log_model.objects.create(
             **log_fields, actor=actor, old_status=current, new_status=to, reason=reason
         )
+        if after is not None:
+            after(locked, log)
     return instance
