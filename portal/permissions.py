@@ -3,8 +3,9 @@
 Partner members hold django-guardian object permissions on their Partner (granted to the
 partner's role groups by partners.services only). Officers see everything, a Sudin officer only
 rows in their kota, an operator everything read-only. Each scoped model names two paths:
-`scope_partner_path` (to the owning Partner, "" for Partner itself) and `scope_kota_path` (to
-the kota Area). Filtering uses an id subquery, never a list of ids pulled into Python.
+`scope_partner_path` (to the owning Partner, "" for Partner itself; a model whose path crosses
+a to-many relation also sets `scope_through_many`) and `scope_kota_path` (to the kota Area).
+Filtering uses an id subquery, never a list of ids pulled into Python.
 """
 
 from django.apps import apps
@@ -48,7 +49,11 @@ def scope_queryset(user, queryset: QuerySet, perm: str = VIEW_PARTNER) -> QueryS
             return queryset
         return queryset.filter(**{kota_path: user.kota_id})
     partner_path = model.scope_partner_path
-    return queryset.filter(**{_path(partner_path, "pk__in"): partner_ids_for(user, perm)})
+    visible = {_path(partner_path, "pk__in"): partner_ids_for(user, perm)}
+    if getattr(model, "scope_through_many", False):
+        # A to-many path (a contract's parties) would repeat a row once per matching party.
+        return queryset.filter(pk__in=model.objects.filter(**visible).values("pk"))
+    return queryset.filter(**visible)
 
 
 def get_scoped_or_404(user, queryset: QuerySet, **lookup):

@@ -1,6 +1,6 @@
 """The deal pipeline: Kominfotik programmes and hosting applications with their approval steps.
 
-Partnership contracts (PKS), obligations and tickets come with a later issue.
+Partnership contracts (PKS) live in agreements.py, maintenance tickets in tickets.py.
 """
 
 import uuid
