@@ -209,3 +209,90 @@ def inventory_rows(partner, officer_user) -> dict:
         "sites.Camera": camera,
         "sites.SiteStatusChange": site.status_changes.latest("created_at", "id"),
     }
+
+
+# --- Agreements and tickets (contracts) ----------------------------------------------------------
+
+_camera_serial = itertools.count(1)
+_contract_number = itertools.count(1)
+
+
+def make_active_site(host_partner, *, kelurahan_code="31.71.01.1001", cameras: int = 1, **kw):
+    """An active site of `host_partner` with `cameras` cameras it owns (rows written directly)."""
+    from sites.models import Camera, Site, SiteStatus
+
+    site = make_site(host_partner, kelurahan_code=kelurahan_code, **kw)
+    Site.objects.filter(pk=site.pk).update(status=SiteStatus.ACTIVE)
+    site.refresh_from_db()
+    for _ in range(cameras):
+        Camera.objects.create(
+            site=site,
+            owner=host_partner,
+            vendor="Dahua",
+            model="IPC-HFW",
+            serial=f"PKS-{next(_camera_serial)}",
+            resolution="1920x1080",
+            created_by=host_partner.created_by,
+        )
+    return site
+
+
+def make_contract(
+    parties,
+    *,
+    sites=(),
+    status: str = "active",
+    obligations: dict | None = None,
+    responsible=None,
+    term_days: int = 365,
+    term_start=None,
+    total_value: int = 100_000_000,
+    **kw,
+):
+    """A contract version with `parties` [(partner, [roles])], rows written directly.
+
+    `status="active"` puts its sites in force. `obligations` maps an ObligationKind to its value
+    (None for kinds without one), all owed by `responsible` (default: the first party).
+    Ticket and SLA tests use this so they don't depend on the drafting and signing flow.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contracts.models import (
+        Contract,
+        ContractParty,
+        ContractSite,
+        FundingShare,
+        Obligation,
+        ShareKind,
+    )
+
+    start = term_start or timezone.localdate() - timedelta(days=30)
+    first_site = next(iter(sites), None)
+    contract = Contract.objects.create(
+        number=kw.pop("number", f"PKS/{next(_contract_number):04d}/DISKOMINFOTIK/2026"),
+        title=kw.pop("title", "Kerja sama CCTV"),
+        first_party_signatory="Kepala Dinas Kominfotik",
+        total_value=total_value,
+        term_start=start,
+        term_end=start + timedelta(days=term_days),
+        status=status,
+        status_changed_at=timezone.now(),
+        kota=first_site.kelurahan.parent.parent if first_site else None,
+        created_by=kw.pop("created_by", None) or officer(),
+        **kw,
+    )
+    for partner, roles in parties:
+        ContractParty.objects.create(contract=contract, partner=partner, roles=list(roles))
+    first_partner = parties[0][0]
+    FundingShare.objects.create(
+        contract=contract, partner=first_partner, kind=ShareKind.CASH, amount=total_value
+    )
+    for site in sites:
+        ContractSite.objects.create(contract=contract, site=site, in_force=status == "active")
+    for kind, value in (obligations or {}).items():
+        Obligation.objects.create(
+            contract=contract, kind=kind, value=value, responsible=responsible or first_partner
+        )
+    return contract
