@@ -17,3 +17,10 @@ def send_pole_consent_request_email(application_site_id: int) -> None:
     from contracts import notifications
 
     notifications.send_pole_consent_request(application_site_id)
+
+
+# --- Agreements (contract terms and expiry reminders) ---------------------------------------------
+
+# --- Tickets (health outbox, clocks, inspections) ------------------------------------------------
+
+# --- SLA (monthly evaluation) -------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contracts import views
+from contracts import agreement_urls, sla_urls, ticket_urls, views
 
 app_name = "contracts"
 urlpatterns = [
@@ -46,3 +46,6 @@ urlpatterns = [
         name="pole-request-answer",
     ),
 ]
+
+# Agreements, tickets and SLA reports keep their routes beside their views.
+urlpatterns += agreement_urls.urlpatterns + ticket_urls.urlpatterns + sla_urls.urlpatterns

@@ -239,6 +239,15 @@ HEALTH_CLOCK_EVERY = env_int("HEALTH_CLOCK_EVERY", 3600, minimum=0)
 # Hourly roll-ups are kept this long; the daily ones are kept for good.
 HEALTH_HOURLY_RETENTION_DAYS = env_int("HEALTH_HOURLY_RETENTION_DAYS", 14, minimum=2)
 
+# --- Contracts and maintenance tickets ----------------------------------------------------------
+# A reminder goes to the responsible partner once this share of an SLA clock has run.
+TICKET_REMINDER_AT = env_float("TICKET_REMINDER_AT", 0.75, minimum=0)
+if TICKET_REMINDER_AT >= 1:
+    raise ImproperlyConfigured("TICKET_REMINDER_AT must be below 1")
+TICKET_PHOTO_MAX_BYTES = env_int("TICKET_PHOTO_MAX_MB", 8, minimum=1) * 1024 * 1024
+# Days before a contract's term end when its parties and officers are reminded.
+CONTRACT_EXPIRY_REMINDER_DAYS = (90, 30, 7)
+
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 if not CELERY_BROKER_URL:
@@ -296,6 +305,38 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=1, minute=30),
         "options": {"expires": 6 * 60 * 60},
     },
+    # Contracts: the health checker's status changes become tickets within a minute.
+    "tickets-from-health": {
+        "task": "contracts.tasks.process_health_changes",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
+    "tickets-clocks": {
+        "task": "contracts.tasks.check_ticket_clocks",
+        "schedule": 5 * 60,
+        "options": {"expires": 4 * 60},
+    },
+    "tickets-inspections": {
+        "task": "contracts.tasks.generate_inspection_tickets",
+        "schedule": crontab(hour=6, minute=0),
+        "options": {"expires": 6 * 60 * 60},
+    },
+    "contracts-terms": {
+        "task": "contracts.tasks.apply_contract_terms",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 50 * 60},
+    },
+    "contracts-expiry-reminders": {
+        "task": "contracts.tasks.send_contract_expiry_reminders",
+        "schedule": crontab(hour=7, minute=0),
+        "options": {"expires": 6 * 60 * 60},
+    },
+    # After the day's roll-up of the month's last day (00:15) has run.
+    "contracts-monthly-sla": {
+        "task": "contracts.tasks.evaluate_monthly_sla",
+        "schedule": crontab(day_of_month=1, hour=2, minute=0),
+        "options": {"expires": 12 * 60 * 60},
+    },
 }
 
 # --- API ----------------------------------------------------------------------------------------
@@ -330,6 +371,13 @@ SPECTACULAR_SETTINGS = {
         "DocumentKindEnum": "partners.models.DocumentKind",
         "SiteStatusEnum": "sites.models.SiteStatus",
         "ApplicationStatusEnum": "contracts.models.ApplicationStatus",
+        "ContractStatusEnum": "contracts.models.ContractStatus",
+        "ContractDocumentKindEnum": "contracts.models.DocumentKind",
+        "ObligationKindEnum": "contracts.models.ObligationKind",
+        "ShareKindEnum": "contracts.models.ShareKind",
+        "TicketStatusEnum": "contracts.models.TicketStatus",
+        "TicketSourceEnum": "contracts.models.TicketSource",
+        "BreachKindEnum": "contracts.models.BreachKind",
     },
 }
 

@@ -1,0 +1,7 @@
+"""API of partnership agreements (contracts, parties, shares, sites, obligations, documents)."""
+
+from rest_framework.routers import SimpleRouter
+
+
+def register(router: SimpleRouter) -> None:
+    """Add this module's viewsets to the contracts router."""

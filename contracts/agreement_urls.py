@@ -1,0 +1,3 @@
+"""Pages of partnership agreements (contracts, parties, shares, sites, obligations, documents)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of SLA reports and breaches."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of maintenance tickets."""
+
+urlpatterns: list = []
