@@ -233,6 +233,10 @@ HEALTH_CONCURRENCY = env_int("HEALTH_CONCURRENCY", 2000, minimum=1)
 # Flap damping: consecutive failed checks before "down", consecutive good ones before "up" again.
 HEALTH_DOWN_AFTER = env_int("HEALTH_DOWN_AFTER", 3, minimum=1)
 HEALTH_UP_AFTER = env_int("HEALTH_UP_AFTER", 2, minimum=1)
+# A camera in push mode (behind NAT) whose last heartbeat is older than this counts as a failed
+# check at each sweep; by default two sweeps may pass between heartbeats. The floor leaves room
+# for a few heartbeats, which are accepted at most once every 10 seconds per camera.
+HEALTH_HEARTBEAT_TIMEOUT = env_int("HEALTH_HEARTBEAT_TIMEOUT", 2 * HEALTH_SWEEP_INTERVAL, minimum=30)
 # The costly checks run at a slower cadence: decoding the frame (black, frozen), the ONVIF clock.
 HEALTH_IMAGE_EVERY = env_int("HEALTH_IMAGE_EVERY", 1800, minimum=0)
 HEALTH_CLOCK_EVERY = env_int("HEALTH_CLOCK_EVERY", 3600, minimum=0)

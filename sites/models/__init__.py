@@ -2,6 +2,7 @@
 
 from sites.models.areas import Area, AreaBoundary, AreaLevel, RawanLevel, RawanLevelChange
 from sites.models.health import (
+    CameraHeartbeatKey,
     CameraHealth,
     CameraStatusChange,
     HealthRollup,
@@ -34,6 +35,7 @@ __all__ = [
     "AreaLevel",
     "Camera",
     "CameraHealth",
+    "CameraHeartbeatKey",
     "CameraStatusChange",
     "HealthRollup",
     "HealthStatus",

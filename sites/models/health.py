@@ -255,9 +255,24 @@ class MaintenanceWindow(models.Model):
 
 
 class UpstreamIncident(models.Model):
-    """All cameras behind one pole or one network segment failed together: one incident instead
-    of a flood of camera alerts (their cameras show upstream_down)."""
+    """All of one partner's cameras behind one pole or one network segment failed together: one
+    incident instead of a flood of camera alerts (their cameras show upstream_down)."""
 
+    scope_partner_path = "owner"
+    # Only pole incidents have a place; a Sudin officer sees those in their kota.
+    scope_kota_path = "pole__kelurahan__parent__parent"
+
+    # The partner owning the cameras. Incidents are per owner: two partners may use the same
+    # private /24, and one's cameras answering must not close the other's incident. Empty only on
+    # incidents recorded before incidents had owners (migration 0009); the engine always sets it.
+    owner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="upstream_incidents",
+        verbose_name=_("owning partner"),
+    )
     pole = models.ForeignKey(
         "sites.UtilityPole",
         on_delete=models.PROTECT,
@@ -280,6 +295,14 @@ class UpstreamIncident(models.Model):
             models.CheckConstraint(
                 condition=models.Q(pole__isnull=False) | ~models.Q(segment=""),
                 name="incident_has_pole_or_segment",
+            ),
+            # One open incident per owner and place, even when two batches of a sweep find the
+            # same failure at once (the engine inserts with ON CONFLICT DO NOTHING).
+            models.UniqueConstraint(
+                fields=["owner", "pole", "segment"],
+                condition=models.Q(ended_at__isnull=True),
+                nulls_distinct=False,
+                name="incident_one_open_per_place",
             ),
         ]
 
@@ -325,3 +348,47 @@ class HealthRollup(models.Model):
         if counted == 0:
             return None
         return 100.0 * (self.up_seconds + self.degraded_seconds) / counted
+
+
+class CameraHeartbeatKey(models.Model):
+    """The token a camera behind NAT uses to push heartbeats, and its latest heartbeat.
+
+    A camera with a key that is not revoked is in push mode: sweeps never probe it; they judge
+    its latest heartbeat instead (sites.health.sweeps). Only the token's SHA-256 is stored; the
+    token itself is shown once, when issued. Rotating revokes the old key and issues a new one
+    (the heartbeat state carries over); revoking alone ends push mode. Revoked keys are kept, so
+    who issued and who revoked which key stays on record.
+    """
+
+    scope_partner_path = "camera__owner"
+    scope_kota_path = "camera__site__kelurahan__parent__parent"
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="heartbeat_keys")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters of the token, enough to tell which token a camera was given.
+    token_prefix = models.CharField(_("token starts with"), max_length=12)
+    issued_at = models.DateTimeField(_("issued at"))
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_heartbeat_at = models.DateTimeField(_("last heartbeat"), null=True, blank=True)
+    # What the camera said about itself in that heartbeat: up, or degraded with a reason.
+    reported_status = models.CharField(max_length=16, choices=HealthStatus.choices, blank=True)
+    reported_reason = models.CharField(max_length=24, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["camera"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="heartbeatkey_one_live_per_camera",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.token_prefix}… (camera {self.camera_id})"

@@ -3,9 +3,21 @@
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
 from contracts import services
-from contracts.models import ResponseTemplate
+from contracts.models import (
+    Breach,
+    ContractDocument,
+    ContractReminder,
+    ContractStatusChange,
+    MaintenanceTicket,
+    OutboxCursor,
+    ResponseTemplate,
+    SlaEvaluation,
+    TicketEvent,
+    TicketEvidence,
+)
 from tests import factories
 from tests.conftest import pdf_upload
 
@@ -49,6 +61,71 @@ def objects(settings, tmp_path, owner, other_owner):
         "contracts.ApplicationDecision": application.decisions.get(),
         "contracts.ApplicationAttachment": attachment,
         "contracts.ResponseTemplate": ResponseTemplate.objects.first(),
+        **_agreement_rows(applicant),
+    }
+
+
+def _agreement_rows(partner) -> dict:
+    """One row of every agreement and ticket model, written directly (the admin only reads)."""
+    site = factories.make_active_site(partner, cameras=1)
+    camera = site.cameras.get()
+    contract = factories.make_contract(
+        [(partner, ["host", "maintainer"])], sites=[site], obligations={"repair": 24}
+    )
+    document = ContractDocument.objects.create(
+        contract=contract,
+        kind="signed",
+        file="contract-documents/x.pdf",
+        original_name="pks.pdf",
+        size=10,
+        sha256="0" * 64,
+        uploaded_by=contract.created_by,
+    )
+    now = timezone.now()
+    ticket = MaintenanceTicket.objects.create(
+        reference="TKT-2026-000001",
+        source="officer",
+        title="Kamera mati",
+        site=site,
+        camera=camera,
+        contract=contract,
+        responsible=partner,
+        opened_at=now,
+    )
+    return {
+        "contracts.Contract": contract,
+        "contracts.ContractStatusChange": ContractStatusChange.objects.create(
+            contract=contract, new_status="active"
+        ),
+        "contracts.ContractParty": contract.parties.get(),
+        "contracts.FundingShare": contract.shares.get(),
+        "contracts.ContractSite": contract.covered_sites.get(),
+        "contracts.ContractDocument": document,
+        "contracts.Obligation": contract.obligations.get(),
+        "contracts.ContractReminder": ContractReminder.objects.create(
+            contract=contract, days_before=30, sent_at=now
+        ),
+        "contracts.MaintenanceTicket": ticket,
+        "contracts.TicketEvent": TicketEvent.objects.create(ticket=ticket, new_status="open"),
+        "contracts.TicketEvidence": TicketEvidence.objects.create(
+            ticket=ticket,
+            file="ticket-evidence/x.jpg",
+            extension="jpg",
+            size=10,
+            sha256="0" * 64,
+            uploaded_by=contract.created_by,
+        ),
+        "contracts.Breach": Breach.objects.create(
+            contract=contract,
+            responsible=partner,
+            kind="repair_late",
+            ticket=ticket,
+            detected_at=now,
+        ),
+        "contracts.SlaEvaluation": SlaEvaluation.objects.create(
+            contract=contract, month=now.date().replace(day=1), evaluated_at=now
+        ),
+        "contracts.OutboxCursor": OutboxCursor.objects.create(name="tickets"),
     }
 
 
@@ -70,6 +147,20 @@ def test_admin_registers_every_contracts_model():
                 "contracts.ApplicationDecision",
                 "contracts.ApplicationAttachment",
                 "contracts.ResponseTemplate",
+                "contracts.Contract",
+                "contracts.ContractStatusChange",
+                "contracts.ContractParty",
+                "contracts.FundingShare",
+                "contracts.ContractSite",
+                "contracts.ContractDocument",
+                "contracts.Obligation",
+                "contracts.ContractReminder",
+                "contracts.MaintenanceTicket",
+                "contracts.TicketEvent",
+                "contracts.TicketEvidence",
+                "contracts.Breach",
+                "contracts.SlaEvaluation",
+                "contracts.OutboxCursor",
             ]
         )
         == CONTRACT_MODELS
