@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import User
+from portal.models import RateLimitBucket, User
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -48,3 +48,9 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = [*DjangoUserAdmin.list_filter, "kota", "language"]
     list_select_related = ["kota"]
     search_fields = ["username", "email", "full_name", "phone"]
+
+
+@admin.register(RateLimitBucket)
+class RateLimitBucketAdmin(ReadOnlyAdmin):
+    list_display = ["key", "window_start", "hits"]
+    search_fields = ["key"]

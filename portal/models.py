@@ -71,3 +71,23 @@ class StoredPdf(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class RateLimitBucket(models.Model):
+    """Hits on one rate-limited key (an IP or a contact and an action) in one time window.
+
+    In the database, not process memory, so every web worker counts against the same limit.
+    """
+
+    key = models.CharField(max_length=120)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-window_start", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="ratelimit_bucket_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.window_start:%H:%M}: {self.hits}"

@@ -3,10 +3,11 @@
 import pytest
 from django.contrib import admin
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from partners import services as partner_services
 from partners.models import DocumentKind, MemberRole, PartnerStatus, PartnerStatusChange
+from portal.models import RateLimitBucket
 from sites.models import Area
 from sites.services import area_set_rawan
 from tests import factories
@@ -71,6 +72,9 @@ def objects(settings, tmp_path, partner, owner, approver):
     )
     return {
         "portal.User": owner,
+        "portal.RateLimitBucket": RateLimitBucket.objects.create(
+            key="request-submit:ip:192.0.2.1", window_start=timezone.now(), hits=1
+        ),
         "partners.Partner": partner,
         "partners.Membership": partner.memberships.get(),
         "partners.Invitation": invitation,
