@@ -1,9 +1,10 @@
-"""Where and what: Jakarta's areas, and the camera inventory (poles, sites, cameras)."""
+"""Where and what: Jakarta's areas, the camera inventory (poles, sites, cameras), fleet health,
+and residents' coverage requests."""
 
 from sites.models.areas import Area, AreaBoundary, AreaLevel, RawanLevel, RawanLevelChange
 from sites.models.health import (
-    CameraHeartbeatKey,
     CameraHealth,
+    CameraHeartbeatKey,
     CameraStatusChange,
     HealthRollup,
     HealthStatus,
@@ -26,8 +27,40 @@ from sites.models.inventory import (
     SiteStatusChange,
     UtilityPole,
 )
+from sites.models.requests import (
+    CLOSED_REQUEST_STATUSES,
+    OPEN_REQUEST_STATUSES,
+    REQUEST_TRANSITIONS,
+    ContactKind,
+    ContactVerification,
+    CoverageRequest,
+    DeclineTemplate,
+    RequestCategory,
+    RequestFollow,
+    RequestNote,
+    RequestStatus,
+    RequestStatusChange,
+    RequestSupport,
+    ResidentContact,
+    VerificationPurpose,
+)
 
 __all__ = [
+    "CLOSED_REQUEST_STATUSES",
+    "OPEN_REQUEST_STATUSES",
+    "REQUEST_TRANSITIONS",
+    "ContactKind",
+    "ContactVerification",
+    "CoverageRequest",
+    "DeclineTemplate",
+    "RequestCategory",
+    "RequestFollow",
+    "RequestNote",
+    "RequestStatus",
+    "RequestStatusChange",
+    "RequestSupport",
+    "ResidentContact",
+    "VerificationPurpose",
     "POLE_SLOT_HOLDING_STATUSES",
     "SITE_TRANSITIONS",
     "Area",
