@@ -79,7 +79,7 @@ def _breach_columns() -> list[tuple[str, Callable[[dict, dict], object]]]:
 
 def sections_of(report: dict) -> list[dict]:
     """A partner report's contract sections, or the one section a contract report is."""
-    return report["contracts"] if "contracts" in report else [report]
+    return report.get("contracts", [report])
 
 
 def filename(report: dict, extension: str) -> str:

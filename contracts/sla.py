@@ -64,7 +64,11 @@ def _evaluate_contract(
         )
         if not created:
             return None
-        lines = [line for line in camera_months(contract=contract, window=window) if line.target is not None]
+        lines = [
+            line
+            for line in camera_months(contract=contract, window=window)
+            if line.target is not None
+        ]
         below = [line for line in lines if line.status == CameraSla.MISSED]
         outages = outages_for_evidence(camera_ids=[line.camera.pk for line in below], window=window)
         Breach.objects.bulk_create(

@@ -33,7 +33,7 @@ class MonthForm(forms.Form):
     month = MonthField(label=_("Month"), required=False)
 
     def chosen_month(self) -> date:
-        """The month asked for, or the last complete one."""
+        """The month asked for, or the last complete one (when it is missing or invalid)."""
         if self.is_valid() and self.cleaned_data["month"]:
             return self.cleaned_data["month"]
         return previous_month()

@@ -48,6 +48,7 @@ from contracts.models import (
     Obligation,
     ObligationKind,
     SlaEvaluation,
+    TicketStatus,
 )
 from partners.models import Partner
 from portal.permissions import scope_queryset
@@ -84,7 +85,7 @@ class CameraSla:
 
 
 def parse_month(value: str) -> date:
-    """"2026-11" → date(2026, 11, 1); ValueError for anything else."""
+    """ "2026-11" → date(2026, 11, 1); ValueError for anything else."""
     year, _sep, month = (value or "").strip().partition("-")
     if not (len(year) == 4 and year.isdigit() and len(month) == 2 and month.isdigit()):
         raise ValueError(value)
@@ -124,7 +125,9 @@ def with_activity(contracts: QuerySet[Contract]) -> QuerySet[Contract]:
     """Annotate when each version first became active and first stopped being active."""
     log = ContractStatusChange.objects.filter(contract=OuterRef("pk")).order_by("created_at", "id")
     return contracts.annotate(
-        activated_at=Subquery(log.filter(new_status=ContractStatus.ACTIVE).values("created_at")[:1]),
+        activated_at=Subquery(
+            log.filter(new_status=ContractStatus.ACTIVE).values("created_at")[:1]
+        ),
         deactivated_at=Subquery(
             log.filter(old_status=ContractStatus.ACTIVE).values("created_at")[:1]
         ),
@@ -175,9 +178,7 @@ def contracts_active_in(
             )
         )
     active = []
-    for contract in with_activity(candidates.select_related("kota")).order_by(
-        "number", "version"
-    ):
+    for contract in with_activity(candidates.select_related("kota")).order_by("number", "version"):
         window = active_window(contract, month)
         if window is not None:
             active.append((contract, window))
@@ -309,8 +310,13 @@ def _outages_overlapping(*, camera_ids, window: ActiveWindow) -> QuerySet[Outage
     )
 
 
+def _local_iso(moment: datetime | None) -> str | None:
+    return timezone.localtime(moment).isoformat() if moment else None
+
+
 def outages_for_evidence(*, camera_ids: list[int], window: ActiveWindow) -> dict[int, list[dict]]:
-    """The first outages (by start) overlapping the window, at most 50 per camera."""
+    """The first outages (by start) overlapping the window, at most 50 per camera, with their
+    times in WIB as the evidence records them."""
     ranked = (
         _outages_overlapping(camera_ids=camera_ids, window=window)
         .annotate(
@@ -325,8 +331,8 @@ def outages_for_evidence(*, camera_ids: list[int], window: ActiveWindow) -> dict
         found[outage["camera_id"]].append(
             {
                 "id": outage["id"],
-                "started_at": outage["started_at"].isoformat(),
-                "ended_at": outage["ended_at"].isoformat() if outage["ended_at"] else None,
+                "started_at": _local_iso(outage["started_at"]),
+                "ended_at": _local_iso(outage["ended_at"]),
             }
         )
     return found
@@ -370,22 +376,25 @@ def _camera_row(line: CameraMonth) -> dict:
 
 def _ticket_figures(*, contract: Contract, month: date, now: datetime) -> dict:
     """Tickets opened in the month and how their clocks went. A clock counts once it is
-    decided: the step was done, or its deadline has passed."""
+    decided: the step was done, or its deadline has passed; a cancelled ticket's do not."""
     tickets = MaintenanceTicket.objects.filter(
         contract=contract,
         opened_at__gte=day_start(month),
         opened_at__lt=day_start(next_month(month)),
     )
+    clocked = ~Q(status=TicketStatus.CANCELLED)
     figures = tickets.aggregate(
         opened=Count("id"),
         acknowledge_clocks=Count(
             "id",
-            filter=Q(acknowledge_due_at__isnull=False)
+            filter=clocked
+            & Q(acknowledge_due_at__isnull=False)
             & (Q(acknowledged_at__isnull=False) | Q(acknowledge_due_at__lte=now)),
         ),
         acknowledged_in_time=Count(
             "id",
-            filter=Q(
+            filter=clocked
+            & Q(
                 acknowledge_due_at__isnull=False,
                 acknowledged_at__isnull=False,
                 acknowledged_at__lte=F("acknowledge_due_at"),
@@ -393,12 +402,14 @@ def _ticket_figures(*, contract: Contract, month: date, now: datetime) -> dict:
         ),
         repair_clocks=Count(
             "id",
-            filter=Q(repair_due_at__isnull=False)
+            filter=clocked
+            & Q(repair_due_at__isnull=False)
             & (Q(resolved_at__isnull=False) | Q(repair_due_at__lte=now)),
         ),
         repaired_in_time=Count(
             "id",
-            filter=Q(
+            filter=clocked
+            & Q(
                 repair_due_at__isnull=False,
                 resolved_at__isnull=False,
                 resolved_at__lte=F("repair_due_at"),
@@ -443,7 +454,7 @@ def _breach_row(breach: Breach) -> dict:
 
 
 def _summary(lines: list[CameraMonth]) -> dict:
-    counts = {status: 0 for status in CameraSla.labels()}
+    counts = dict.fromkeys(CameraSla.labels(), 0)
     for line in lines:
         counts[line.status] += 1
     up = sum(line.up + line.degraded for line in lines)
@@ -491,6 +502,7 @@ def contract_sla_report(
         },
         "month": month,
         "active": window is not None,
+        "whole_month": window == ActiveWindow(month, next_month(month)),
         "active_from": window.start if window else None,
         "active_until": window.end - timedelta(days=1) if window else None,
         "evaluated_at": evaluation.evaluated_at if evaluation else None,
@@ -548,7 +560,9 @@ def partner_sla_report(
     tickets["acknowledged_in_time_pct"] = _percent(
         tickets["acknowledged_in_time"], tickets["acknowledge_clocks"]
     )
-    tickets["repaired_in_time_pct"] = _percent(tickets["repaired_in_time"], tickets["repair_clocks"])
+    tickets["repaired_in_time_pct"] = _percent(
+        tickets["repaired_in_time"], tickets["repair_clocks"]
+    )
     breaches = [b for s in sections for b in s["breaches"]]
     totals["breaches"] = len(breaches)
     totals["breaches_responsible"] = sum(b["responsible_id"] == partner.pk for b in breaches)
@@ -594,14 +608,20 @@ def partner_for_report(*, user, pk: int) -> Partner:
 
 def breach_list(*, user, filters: dict | None = None) -> QuerySet[Breach]:
     """Breaches the user may see (partners: those they answer for; Sudin officers: their kota),
-    filtered by kind, partner (id), kota (code), contract (id), month_from/month_to (dates)."""
+    newest first, filtered as `filter_breaches` describes."""
     breaches = scope_queryset(
         user,
         Breach.objects.select_related(
             "contract__kota", "responsible", "camera", "ticket", "obligation"
         ),
     )
-    filters = {key: value for key, value in (filters or {}).items() if value not in (None, "")}
+    return filter_breaches(breaches, filters or {}).order_by("-detected_at", "-id")
+
+
+def filter_breaches(breaches: QuerySet[Breach], filters: dict) -> QuerySet[Breach]:
+    """By kind, partner (responsible id), kota (code), contract (id) and month_from/month_to
+    (first days; an uptime breach by its month, a clock breach by when the clock ran out)."""
+    filters = {key: value for key, value in filters.items() if value not in (None, "")}
     if filters.get("kind"):
         breaches = breaches.filter(kind=filters["kind"])
     if filters.get("partner"):
@@ -623,7 +643,7 @@ def breach_list(*, user, filters: dict | None = None) -> QuerySet[Breach]:
             breaches = breaches.filter(
                 Q(period__lt=after) | Q(period__isnull=True, happened_at__lt=day_start(after))
             )
-    return breaches.order_by("-detected_at", "-id")
+    return breaches
 
 
 def breach_counts(breaches: QuerySet[Breach]) -> dict:

@@ -107,10 +107,14 @@ class TicketOpenForm(forms.Form):
         help_text=_("When a resident's report led to this ticket."),
     )
 
-    def __init__(self, *args, user, **kwargs):
+    def __init__(self, *args, user, site_id: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         sites = ticket_selectors.ticket_site_choices(user=user).select_related("kelurahan")
         self.fields["site"].queryset = sites.order_by("address", "pk")
+        if site_id and str(site_id).isdigit():
+            # A site already chosen (linked from its page, or posted): only its cameras, so an
+            # officer's page does not list every camera in Jakarta.
+            sites = sites.filter(pk=int(site_id))
         self.fields["camera"].queryset = (
             Camera.objects.filter(site__in=sites.values("pk"))
             .select_related("site")

@@ -48,6 +48,14 @@ def _running_past(moment: datetime) -> Q:
     )
 
 
+def _id(value) -> int:
+    """An id filter from a query string; a malformed one matches nothing rather than failing."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _truthy(value) -> bool:
     return value is True or str(value).lower() in {"1", "true", "yes", "on"}
 
@@ -66,11 +74,11 @@ def ticket_list(*, user, filters: dict | None = None) -> QuerySet[MaintenanceTic
     if filters.get("source"):
         tickets = tickets.filter(source=filters["source"])
     if filters.get("responsible"):
-        tickets = tickets.filter(responsible_id=filters["responsible"])
+        tickets = tickets.filter(responsible_id=_id(filters["responsible"]))
     if filters.get("kota"):
-        tickets = tickets.filter(site__kelurahan__parent__parent_id=filters["kota"])
+        tickets = tickets.filter(site__kelurahan__parent__parent_id=_id(filters["kota"]))
     if filters.get("contract"):
-        tickets = tickets.filter(contract_id=filters["contract"])
+        tickets = tickets.filter(contract_id=_id(filters["contract"]))
     if _truthy(filters.get("overdue")):
         tickets = tickets.filter(_running_past(timezone.now()))
     if filters.get("q"):
@@ -89,7 +97,9 @@ def ticket_get(*, user, pk: int) -> MaintenanceTicket:
 def ticket_events(*, ticket: MaintenanceTicket) -> QuerySet[TicketEvent]:
     """The ticket's history, oldest first."""
     return (
-        TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("created_at", "id")
+        TicketEvent.objects.filter(ticket=ticket)
+        .select_related("actor")
+        .order_by("created_at", "id")
     )
 
 

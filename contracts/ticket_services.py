@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contracts import tasks
 from contracts.agreement_selectors import (
@@ -141,9 +142,7 @@ def _text(value: str, *, field: str, required: bool, message: str = "") -> str:
     if required and not text:
         raise ServiceError(message or _("This field is required."), field=field)
     if len(text) > NOTE_MAX_LENGTH:
-        raise ServiceError(
-            _("At most %(n)s characters.") % {"n": NOTE_MAX_LENGTH}, field=field
-        )
+        raise ServiceError(_("At most %(n)s characters.") % {"n": NOTE_MAX_LENGTH}, field=field)
     return text
 
 
@@ -225,9 +224,10 @@ def _opener_source(actor, site: Site, camera: Camera | None, resident_report: st
             )
         return TicketSource.RESIDENT if resident_report else TicketSource.OFFICER
     partner_ids = {site.host_partner_id} | ({camera.owner_id} if camera else set())
-    if actor.is_authenticated and Membership.objects.filter(
-        user=actor, partner_id__in=partner_ids
-    ).exists():
+    if (
+        actor.is_authenticated
+        and Membership.objects.filter(user=actor, partner_id__in=partner_ids).exists()
+    ):
         return TicketSource.PARTNER
     raise PermissionDenied(
         _("Only officers, operators and the site's host or camera owner can open a ticket here.")
@@ -451,9 +451,7 @@ def ticket_verify(*, ticket: MaintenanceTicket, actor, note: str = "") -> Mainte
 
 def _reopen(ticket: MaintenanceTicket, *, actor, reason: str) -> MaintenanceTicket:
     def after(locked: MaintenanceTicket, log: TicketEvent) -> None:
-        MaintenanceTicket.objects.filter(pk=locked.pk).update(
-            reopen_count=locked.reopen_count + 1
-        )
+        MaintenanceTicket.objects.filter(pk=locked.pk).update(reopen_count=locked.reopen_count + 1)
         tasks.send_ticket_opened_email.delay_on_commit(locked.pk)
 
     return _step(
@@ -505,16 +503,14 @@ def _system_step(ticket: MaintenanceTicket, *, to: str, reason: str, extra: dict
     return True
 
 
-def _system_text(message: str) -> str:
-    """System notes are recorded once, in the portal's default language."""
+def _system_text(message) -> str:
+    """System notes are recorded once, in the portal's default language (pass a lazy string)."""
     with translation.override(settings.LANGUAGE_CODE):
         return str(message)
 
 
 def _system_resolve_and_verify(ticket: MaintenanceTicket, *, at: datetime, why: str) -> bool:
-    resolved = _system_step(
-        ticket, to=TicketStatus.RESOLVED, reason=why, extra={"resolved_at": at}
-    )
+    resolved = _system_step(ticket, to=TicketStatus.RESOLVED, reason=why, extra={"resolved_at": at})
     if resolved:
         _system_verify(ticket, at=at)
     return resolved
@@ -524,7 +520,7 @@ def _system_verify(ticket: MaintenanceTicket, *, at: datetime) -> bool:
     return _system_step(
         ticket,
         to=TicketStatus.VERIFIED,
-        reason=_system_text(_("The health check sees the camera working.")),
+        reason=_system_text(gettext_lazy("The health check sees the camera working.")),
         extra={"verified_at": at},
     )
 
@@ -555,6 +551,9 @@ def _open_in_savepoint(**fields) -> MaintenanceTicket | None:
 
 
 def _camera_down(change: CameraStatusChange) -> int:
+    """A camera went down: open a ticket for its outage, unless the outage (or this change)
+    already has one or a ticket on the camera is still being worked on; a resolution that the
+    camera going down again proves wrong is reopened instead of opening a second ticket."""
     camera = change.camera
     outage = (
         Outage.objects.filter(camera=camera, started_at__lte=change.created_at)
@@ -572,9 +571,13 @@ def _camera_down(change: CameraStatusChange) -> int:
         return 0
     resolved = camera_tickets.filter(status=TicketStatus.RESOLVED).order_by("-opened_at").first()
     if resolved is not None:
-        _system_reopen(
-            resolved, why=_system_text(_("The health check sees the camera down again."))
-        )
+        # Down after the resolution: it did not hold. Down before it (a change read late): the
+        # resolution answers it, and the next health check settles the ticket either way.
+        if resolved.resolved_at <= change.created_at:
+            _system_reopen(
+                resolved,
+                why=_system_text(gettext_lazy("The health check sees the camera down again.")),
+            )
         return 0
     site = camera.site
     routing = ticket_routing(site=site, opened_at=change.created_at)
@@ -609,7 +612,7 @@ def _camera_works(change: CameraStatusChange) -> None:
         _system_resolve_and_verify(
             ticket,
             at=change.created_at,
-            why=_system_text(_("The camera came back up (health check).")),
+            why=_system_text(gettext_lazy("The camera came back up (health check).")),
         )
     resolved = MaintenanceTicket.objects.filter(
         camera_id=change.camera_id,
@@ -648,9 +651,7 @@ def _upstream_ticket(incident: UpstreamIncident) -> int:
         contract=contract,
         responsible=pole.owner,
         upstream_incident=incident,
-        acknowledge_due_at=_due(
-            contract, ObligationKind.ACKNOWLEDGE, site.pk, incident.started_at
-        ),
+        acknowledge_due_at=_due(contract, ObligationKind.ACKNOWLEDGE, site.pk, incident.started_at),
         repair_due_at=_due(contract, ObligationKind.REPAIR, site.pk, incident.started_at),
     )
     return int(ticket is not None)
@@ -687,7 +688,9 @@ def _close_upstream_tickets() -> None:
         _system_resolve_and_verify(
             ticket,
             at=ticket.upstream_incident.ended_at,
-            why=_system_text(_("The upstream incident ended: the cameras answer again.")),
+            why=_system_text(
+                gettext_lazy("The upstream incident ended: the cameras answer again.")
+            ),
         )
 
 
@@ -744,7 +747,8 @@ def _claim(ticket_id: int, clock: tuple, stamp_field: str, now: datetime) -> boo
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """Evidence times in WIB, as officers read them."""
+    return timezone.localtime(value).isoformat() if value else None
 
 
 def _breach_kind(ticket: MaintenanceTicket, clock: str) -> str:
@@ -811,9 +815,11 @@ def _check_clock(clock: tuple, now: datetime, counts: dict) -> None:
     share = settings.TICKET_REMINDER_AT
 
     # (a) Reminders, once, when the configured share of a running clock has passed.
-    for ticket_id, opened_at, due_at in _tickets_with_running_clock(due_field, done_field).filter(
-        **{f"{reminded_field}__isnull": True, f"{due_field}__gt": now}
-    ).values_list("pk", "opened_at", due_field):
+    for ticket_id, opened_at, due_at in (
+        _tickets_with_running_clock(due_field, done_field)
+        .filter(**{f"{reminded_field}__isnull": True, f"{due_field}__gt": now})
+        .values_list("pk", "opened_at", due_field)
+    ):
         if opened_at + (due_at - opened_at) * share <= now and _claim(
             ticket_id, clock, reminded_field, now
         ):
@@ -822,10 +828,14 @@ def _check_clock(clock: tuple, now: datetime, counts: dict) -> None:
 
     # (b) Missed clocks: a breach on the contract, once; late-but-done clocks count too, since
     # the check runs every few minutes and a ticket may be acknowledged between two runs.
-    kinds = [BreachKind.ACKNOWLEDGE_LATE] if name == "acknowledge" else [
-        BreachKind.REPAIR_LATE,
-        BreachKind.INSPECTION_MISSED,
-    ]
+    kinds = (
+        [BreachKind.ACKNOWLEDGE_LATE]
+        if name == "acknowledge"
+        else [
+            BreachKind.REPAIR_LATE,
+            BreachKind.INSPECTION_MISSED,
+        ]
+    )
     missed = (
         MaintenanceTicket.objects.filter(contract__isnull=False, **{f"{due_field}__lte": now})
         .filter(
@@ -863,7 +873,7 @@ def _verify_resolved_cameras(counts: dict) -> None:
             if _system_verify(ticket, at=health.checked_at):
                 counts["verified"] += 1
         elif health.status == HealthStatus.DOWN and _system_reopen(
-            ticket, why=_system_text(_("The health check still sees the camera down."))
+            ticket, why=_system_text(gettext_lazy("The health check still sees the camera down."))
         ):
             counts["reopened"] += 1
 

@@ -161,7 +161,14 @@ def tickets_due(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def ticket_create(request: HttpRequest) -> HttpResponse:
-    form = TicketOpenForm(request.POST or None, user=request.user)
+    # ?site=<pk>&camera=<pk> preselects them (links from a site or camera page).
+    site_id = request.POST.get("site") or request.GET.get("site")
+    form = TicketOpenForm(
+        request.POST or None,
+        user=request.user,
+        site_id=site_id,
+        initial={"site": site_id, "camera": request.GET.get("camera")},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             ticket = ticket_services.ticket_open(actor=request.user, **form.cleaned_data)

@@ -47,5 +47,6 @@ urlpatterns = [
     ),
 ]
 
-# Agreements, tickets and SLA reports keep their routes beside their views.
-urlpatterns += agreement_urls.urlpatterns + ticket_urls.urlpatterns + sla_urls.urlpatterns
+# Agreements, tickets and SLA reports keep their routes beside their views. SLA first: the
+# agreement routes end with the POST-only catch-all contracts/<pk>/<action>/.
+urlpatterns += sla_urls.urlpatterns + agreement_urls.urlpatterns + ticket_urls.urlpatterns

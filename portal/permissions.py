@@ -4,12 +4,13 @@ Partner members hold django-guardian object permissions on their Partner (grante
 partner's role groups by partners.services only). Officers see everything, a Sudin officer only
 rows in their kota, an operator everything read-only. Each scoped model names two paths:
 `scope_partner_path` (to the owning Partner, "" for Partner itself; a model whose path crosses
-a to-many relation also sets `scope_through_many`) and `scope_kota_path` (to the kota Area).
+a to-many relation also sets `scope_through_many`; one seen by several partners lists them all in
+`scope_partner_paths`) and `scope_kota_path` (to the kota Area).
 Filtering uses an id subquery, never a list of ids pulled into Python.
 """
 
 from django.apps import apps
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
@@ -48,12 +49,16 @@ def scope_queryset(user, queryset: QuerySet, perm: str = VIEW_PARTNER) -> QueryS
         if kota_path is None:
             return queryset
         return queryset.filter(**{kota_path: user.kota_id})
-    partner_path = model.scope_partner_path
-    visible = {_path(partner_path, "pk__in"): partner_ids_for(user, perm)}
+    partner_ids = partner_ids_for(user, perm)
+    # A row may answer to more than one partner (a ticket: the responsible party and the host).
+    paths = getattr(model, "scope_partner_paths", None) or (model.scope_partner_path,)
+    visible = Q()
+    for partner_path in paths:
+        visible |= Q(**{_path(partner_path, "pk__in"): partner_ids})
     if getattr(model, "scope_through_many", False):
         # A to-many path (a contract's parties) would repeat a row once per matching party.
-        return queryset.filter(pk__in=model.objects.filter(**visible).values("pk"))
-    return queryset.filter(**visible)
+        return queryset.filter(pk__in=model.objects.filter(visible).values("pk"))
+    return queryset.filter(visible)
 
 
 def get_scoped_or_404(user, queryset: QuerySet, **lookup):

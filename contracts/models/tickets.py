@@ -69,6 +69,9 @@ class MaintenanceTicket(models.Model):
     """Work a partner owes on a site or camera, with the clocks its contract sets."""
 
     scope_partner_path = "responsible"
+    # The host sees work at its site (it may have opened the ticket itself); only the
+    # responsible party works on it.
+    scope_partner_paths = ("responsible", "site__host_partner")
     scope_kota_path = "site__kelurahan__parent__parent"
 
     reference = models.CharField(_("reference"), max_length=24, unique=True)
