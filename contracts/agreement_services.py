@@ -8,11 +8,10 @@ version to legal review (four-eyes). Which site a contract covers *today* is Con
 switched only by activation, supersession, expiry and termination; a partial unique index keeps
 a site under at most one active contract, and the services check first to say so plainly.
 
-Versions and the one-in-force rule: an addendum is a new version of the same number, and the
-database lets at most one version of a number be signed or active. So an addendum signed while
-its predecessor is active takes effect at once: in one transaction the predecessor is superseded,
-the addendum signed and activated (three log rows). An addendum whose predecessor is no longer
-in force is signed and activated like any other contract.
+Versions: an addendum is a new version of the same number. The database lets at most one version
+of a number be active and one more be signed; a signed addendum takes over when it is activated
+(on its start date, or by an officer): in one transaction the predecessor is superseded and the
+addendum's sites come into force, so a site conflict undoes both.
 """
 
 import logging
@@ -28,7 +27,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contracts import tasks
-from contracts.templatetags.money import rupiah
 from contracts.models import (
     CONTRACT_TRANSITIONS,
     EDITABLE_CONTRACT_STATUSES,
@@ -51,6 +49,7 @@ from contracts.models import (
     RenewalTerms,
     ShareKind,
 )
+from contracts.templatetags.money import rupiah
 from partners.models import Partner, PartnerStatus
 from portal.audit import transition
 from portal.documents import read_pdf, store_pdf
@@ -96,17 +95,29 @@ def _label(value: str) -> str:
     return str(dict(ContractStatus.choices).get(value, value))
 
 
-def _require_officer(actor, kota_id: int | None) -> None:
+# Who returns a text from legal review, and who may sign or terminate for the city.
+LEGAL_ROLES = {Role.OFFICER_LEGAL}
+SIGNING_ROLES = {Role.OFFICER_LEGAL, Role.OFFICER_APPROVER}
+
+
+def officer_for(user, kota_id: int | None) -> bool:
     """City officers act on any contract; a Sudin officer only on one in their own kota."""
-    if is_city_officer(actor):
-        return
-    if is_sudin_officer(actor) and kota_id is not None and kota_id == actor.kota_id:
-        return
-    raise PermissionDenied(_("Only a Kominfotik officer for this kota can do this."))
+    if is_city_officer(user):
+        return True
+    return is_sudin_officer(user) and kota_id is not None and kota_id == user.kota_id
+
+
+def has_role(user, roles: set[str]) -> bool:
+    return user.is_authenticated and (user.is_superuser or bool(role_names(user) & roles))
+
+
+def _require_officer(actor, kota_id: int | None) -> None:
+    if not officer_for(actor, kota_id):
+        raise PermissionDenied(_("Only a Kominfotik officer for this kota can do this."))
 
 
 def _require_role(actor, roles: set[str], message: str) -> None:
-    if not (actor.is_superuser or role_names(actor) & roles):
+    if not has_role(actor, roles):
         raise PermissionDenied(message)
 
 
@@ -794,15 +805,14 @@ def contract_submit_for_review(*, contract: Contract, actor, reason: str = "") -
 
 def contract_return(*, contract: Contract, actor, reason: str) -> Contract:
     """The legal reviewer sends the text back to draft, saying what must change."""
-    _require_role(
-        actor, {Role.OFFICER_LEGAL}, _("Only a Kominfotik legal reviewer can return a contract.")
-    )
+    _require_role(actor, LEGAL_ROLES, _("Only a Kominfotik legal reviewer can return a contract."))
     if not (reason or "").strip():
         raise ServiceError(_("Say what must change before it comes back."), field="reason")
     return _step(contract=contract, actor=actor, to=ContractStatus.DRAFT, reason=reason)
 
 
-def _submitted_by(contract: Contract) -> int | None:
+def submitted_by(contract: Contract) -> int | None:
+    """The officer who last sent the version to legal review (four-eyes: not its signer)."""
     row = (
         ContractStatusChange.objects.filter(
             contract=contract, new_status=ContractStatus.LEGAL_REVIEW
@@ -875,11 +885,11 @@ def contract_sign(
     """Record the signature: legal review → signed, with the signed PDF (SHA-256 kept).
 
     Signed by the legal reviewer or an approver, never by the officer who sent it to review.
-    An addendum whose predecessor is active takes effect at once (see the module docstring).
+    It comes into force (and an addendum supersedes its predecessor) when it is activated.
     """
     _require_role(
         actor,
-        {Role.OFFICER_LEGAL, Role.OFFICER_APPROVER},
+        SIGNING_ROLES,
         _("Only a Kominfotik legal reviewer or approver can sign a contract."),
     )
     read_pdf(signed_pdf)  # a wrong file is refused before anything is locked
@@ -888,7 +898,7 @@ def contract_sign(
         raise ServiceError(_("The signing date cannot be in the future."), field="signed_at")
 
     def check(locked: Contract) -> None:
-        if _submitted_by(locked) == actor.pk:
+        if submitted_by(locked) == actor.pk:
             raise PermissionDenied(
                 _("Four-eyes rule: you sent this contract to legal review, so someone else signs.")
             )
@@ -897,43 +907,14 @@ def contract_sign(
         document = ContractDocument(contract=locked, kind=DocumentKind.SIGNED, uploaded_by=actor)
         store_pdf(record=document, upload=signed_pdf)
 
-    with transaction.atomic():
-        locked = Contract.objects.select_for_update().get(pk=contract.pk)
-        takes_over = (
-            locked.status == ContractStatus.LEGAL_REVIEW
-            and locked.amends_id is not None
-            and Contract.objects.filter(
-                pk=locked.amends_id, status=ContractStatus.ACTIVE
-            ).exists()
-        )
-        if takes_over:
-            if locked.term_start > timezone.localdate():
-                raise ServiceError(
-                    _(
-                        "This addendum replaces the version in force as soon as it is signed, "
-                        "so its term must already have started."
-                    ),
-                    field="term_start",
-                )
-            check(locked)
-            _supersede_predecessor(locked, actor)
-        _step(
-            contract=contract,
-            actor=actor,
-            to=ContractStatus.SIGNED,
-            extra={"signed_at": signed_at},
-            check=check,
-            after=store,
-        )
-        if takes_over:
-            _step(
-                contract=contract,
-                actor=actor,
-                to=ContractStatus.ACTIVE,
-                reason=_("An addendum takes effect when signed."),
-                after=_put_sites_in_force,
-            )
-    return contract
+    return _step(
+        contract=contract,
+        actor=actor,
+        to=ContractStatus.SIGNED,
+        extra={"signed_at": signed_at},
+        check=check,
+        after=store,
+    )
 
 
 def contract_activate(
@@ -959,7 +940,7 @@ def contract_terminate(*, contract: Contract, actor, reason: str) -> Contract:
     """End a signed or active contract early, with the reason; its sites leave force."""
     _require_role(
         actor,
-        {Role.OFFICER_LEGAL, Role.OFFICER_APPROVER},
+        SIGNING_ROLES,
         _("Only a Kominfotik legal reviewer or approver can terminate a contract."),
     )
     reason = (reason or "").strip()
@@ -1074,34 +1055,48 @@ def contract_amend(*, contract: Contract, actor, reason: str) -> Contract:
 
 
 def _renew(contract: Contract, today: date) -> Contract | None:
-    """Automatic renewal: the term is extended by its original length (as often as needed to
-    reach today), recorded as an active → active log row; the expiry reminders start over."""
+    """Automatic renewal: a new term of the original length starts the day after the old one
+    ended (repeated if the task was away longer than a term). term_start/term_end always name
+    the current term; the log row (active → active) keeps the old one. Expiry reminders start
+    over for the new term."""
     with transaction.atomic():
         locked = Contract.objects.select_for_update().get(pk=contract.pk)
         if locked.status != ContractStatus.ACTIVE or locked.term_end >= today:
             return None
-        length = (locked.term_end - locked.term_start) + timedelta(days=1)
-        old_end = locked.term_end
+        length = locked.term_end - locked.term_start
+        old_start, old_end = locked.term_start, locked.term_end
         while locked.term_end < today:
-            locked.term_end += length
-        Contract.objects.filter(pk=locked.pk).update(term_end=locked.term_end)
+            locked.term_start = locked.term_end + timedelta(days=1)
+            locked.term_end = locked.term_start + length
+        Contract.objects.filter(pk=locked.pk).update(
+            term_start=locked.term_start, term_end=locked.term_end
+        )
         ContractReminder.objects.filter(contract=locked).delete()
         _log(
             locked,
             actor=None,
             old=ContractStatus.ACTIVE,
             new=ContractStatus.ACTIVE,
-            reason=_("Renewed automatically: the term ended on %(old)s and now ends on %(new)s.")
-            % {"old": old_end.isoformat(), "new": locked.term_end.isoformat()},
+            reason=_(
+                "Renewed automatically: the term %(old_start)s – %(old_end)s is followed by "
+                "%(start)s – %(end)s."
+            )
+            % {
+                "old_start": old_start.isoformat(),
+                "old_end": old_end.isoformat(),
+                "start": locked.term_start.isoformat(),
+                "end": locked.term_end.isoformat(),
+            },
         )
     return locked
 
 
 def apply_contract_terms(*, today: date | None = None) -> dict[str, int]:
     """System: signed contracts whose term has started become active; active ones past their
-    term end expire (or, with automatic renewal, run for another term). Each contract is its
-    own transaction; one that cannot be activated (a site under another contract) is skipped
-    and logged, and tried again next run. Safe to run twice."""
+    term end expire (or, with automatic renewal, run for another term of the same length).
+
+    Each contract is its own transaction; one that cannot be activated (a site under another
+    contract) is skipped and logged, and tried again next run. Safe to run twice."""
     today = today or timezone.localdate()
     counts = {"activated": 0, "expired": 0, "renewed": 0, "skipped": 0}
     starting = Contract.objects.filter(status=ContractStatus.SIGNED, term_start__lte=today)

@@ -54,7 +54,7 @@ def send_contract_status_email(status_change_id: int) -> None:
 # --- Tickets (health outbox, clocks, inspections) ------------------------------------------------
 
 
-@shared_task(time_limit=240)
+@shared_task(time_limit=240, expires=55)
 def process_health_changes() -> int:
     """The health checker's status changes become tickets (beat: every minute)."""
     from contracts import ticket_services
@@ -62,7 +62,7 @@ def process_health_changes() -> int:
     return ticket_services.tickets_from_health_changes()
 
 
-@shared_task(time_limit=240)
+@shared_task(time_limit=240, expires=4 * 60)
 def check_ticket_clocks() -> dict:
     """Reminders, breaches, escalations and verification of resolved camera tickets."""
     from contracts import ticket_services
@@ -70,7 +70,7 @@ def check_ticket_clocks() -> dict:
     return ticket_services.tickets_check_clocks()
 
 
-@shared_task(time_limit=600)
+@shared_task(time_limit=600, expires=6 * 60 * 60)
 def generate_inspection_tickets() -> int:
     from contracts import ticket_services
 

@@ -12,12 +12,21 @@ from sites.models import (
     Area,
     Camera,
     CameraHealth,
+    CameraHeartbeatKey,
     CameraStatusChange,
+    ContactVerification,
+    CoverageRequest,
+    DeclineTemplate,
     HealthRollup,
     HealthSweep,
     MaintenanceWindow,
     Outage,
     RawanLevelChange,
+    RequestFollow,
+    RequestNote,
+    RequestStatusChange,
+    RequestSupport,
+    ResidentContact,
     Site,
     SiteStatusChange,
     SweepBatch,
@@ -229,11 +238,30 @@ class MaintenanceWindowAdmin(ReadOnlyAdmin):
 
 @admin.register(UpstreamIncident)
 class UpstreamIncidentAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "started_at", "ended_at", "cameras_affected"]
+    list_display = ["__str__", "owner", "started_at", "ended_at", "cameras_affected"]
     list_filter = ["started_at"]
-    search_fields = ["segment", "pole__code"]
-    list_select_related = ["pole"]
+    search_fields = ["segment", "pole__code", "owner__name"]
+    list_select_related = ["pole", "owner"]
     date_hierarchy = "started_at"
+
+
+# Issued, rotated and revoked only through sites.heartbeat_services (the token is shown once,
+# to the person who asked for it); the admin only looks, and never at the hash.
+@admin.register(CameraHeartbeatKey)
+class CameraHeartbeatKeyAdmin(ReadOnlyAdmin):
+    list_display = [
+        "token_prefix",
+        "camera",
+        "issued_at",
+        "revoked_at",
+        "last_heartbeat_at",
+        "reported_status",
+    ]
+    list_filter = ["issued_at", "reported_status"]
+    search_fields = ["token_prefix", "camera__serial", "camera__owner__name"]
+    list_select_related = ["camera"]
+    raw_id_fields = ["camera", "issued_by", "revoked_by"]
+    exclude = ["token_hash"]
 
 
 @admin.register(HealthRollup)
@@ -251,3 +279,62 @@ class HealthRollupAdmin(ReadOnlyAdmin):
     list_filter = ["period"]
     search_fields = ["camera__serial"]
     list_select_related = ["camera"]
+
+
+# --- Residents' coverage requests ---------------------------------------------------------------
+# Personal data (contacts, names, photos) is never listed: the admin shows ids and states only.
+
+
+@admin.register(CoverageRequest)
+class CoverageRequestAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "category", "status", "kelurahan", "supports_count", "created_at"]
+    list_filter = ["status", "category"]
+    search_fields = ["reference"]
+    list_select_related = ["kelurahan"]
+    date_hierarchy = "created_at"
+    exclude = ["requester_name", "photo", "contact"]
+
+
+@admin.register(RequestStatusChange)
+class RequestStatusChangeAdmin(StatusChangeAdmin):
+    list_display = ["request", *StatusChangeAdmin.list_display]
+    search_fields = ["request__reference", "reason"]
+    list_select_related = ["request", "actor"]
+
+
+@admin.register(ResidentContact)
+class ResidentContactAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "language", "verified_at", "created_at"]
+    list_filter = ["kind", "language"]
+    exclude = ["value_hash", "value_encrypted", "name"]
+
+
+@admin.register(ContactVerification)
+class ContactVerificationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "contact", "purpose", "expires_at", "used_at", "attempts"]
+    list_filter = ["purpose"]
+    exclude = ["token_hash", "code_hash"]
+
+
+@admin.register(RequestSupport)
+class RequestSupportAdmin(ReadOnlyAdmin):
+    list_display = ["request", "contact", "verified_at", "created_at"]
+    list_select_related = ["request"]
+
+
+@admin.register(RequestFollow)
+class RequestFollowAdmin(ReadOnlyAdmin):
+    list_display = ["request", "contact", "verified_at", "created_at"]
+    list_select_related = ["request"]
+
+
+@admin.register(RequestNote)
+class RequestNoteAdmin(ReadOnlyAdmin):
+    list_display = ["request", "author", "created_at"]
+    list_select_related = ["request", "author"]
+
+
+@admin.register(DeclineTemplate)
+class DeclineTemplateAdmin(admin.ModelAdmin):
+    list_display = ["code", "title"]
+    search_fields = ["code", "title", "body_id", "body_en"]

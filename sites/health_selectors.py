@@ -21,10 +21,12 @@ from sites.health.sweeps import CHECKED_SITE_STATUSES
 from sites.models import (
     Camera,
     CameraHealth,
+    CameraHeartbeatKey,
     CameraStatusChange,
     HealthStatus,
     HealthSweep,
     Outage,
+    UpstreamIncident,
 )
 
 # The fleet is what the sweeps check: cameras on deployed sites. Proposed or decommissioned
@@ -137,6 +139,17 @@ def outages(user) -> QuerySet[Outage]:
     return scope_queryset(user, Outage.objects.select_related("camera__owner")).order_by(
         "-started_at", "-id"
     )
+
+
+def upstream_incidents(user) -> QuerySet[UpstreamIncident]:
+    """Every upstream incident `user` may see (a partner: its own cameras'), newest first."""
+    incidents = UpstreamIncident.objects.select_related("owner", "pole")
+    return scope_queryset(user, incidents).order_by("-started_at", "-id")
+
+
+def heartbeat_key(camera: Camera) -> CameraHeartbeatKey | None:
+    """The camera's live heartbeat key (it is in push mode), or None (it is probed)."""
+    return CameraHeartbeatKey.objects.filter(camera=camera, revoked_at__isnull=True).first()
 
 
 def recent_changes(user, limit: int = 20) -> list[CameraStatusChange]:

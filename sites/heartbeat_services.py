@@ -21,7 +21,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -219,13 +218,8 @@ def heartbeat_record(
         wait = current["last_heartbeat_at"] + MIN_INTERVAL - now
         raise HeartbeatTooSoon(
             _("Heartbeats are accepted at most once every %(seconds)d seconds.")
-            % {"seconds": MIN_INTERVAL.total_seconds()},
+            % {"seconds": int(MIN_INTERVAL.total_seconds())},
             retry_after=max(1, int(wait.total_seconds() + 0.999)),
         )
     key.last_heartbeat_at, key.reported_status, key.reported_reason = now, status, reason
     return key
-
-
-def heartbeat_timeout() -> int:
-    """Seconds after which a push camera's last heartbeat no longer counts (for the camera)."""
-    return settings.HEALTH_HEARTBEAT_TIMEOUT

@@ -136,11 +136,17 @@ class Contract(models.Model):
             models.CheckConstraint(
                 condition=models.Q(total_value__gte=0), name="contract_total_nonneg"
             ),
-            # Of one contract's versions, at most one binds at a time.
+            # Of one contract's versions, at most one is active, and at most one more is signed
+            # and waiting to take over (an addendum supersedes the active one when it starts).
             models.UniqueConstraint(
                 fields=["number"],
-                condition=models.Q(status__in=["signed", "active"]),
-                name="contract_one_version_in_force",
+                condition=models.Q(status="active"),
+                name="contract_one_version_active",
+            ),
+            models.UniqueConstraint(
+                fields=["number"],
+                condition=models.Q(status="signed"),
+                name="contract_one_version_signed",
             ),
         ]
 

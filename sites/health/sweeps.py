@@ -22,18 +22,34 @@ an Outage. Both still write CameraStatusChange rows (to and from those statuses)
 is honest: ticket and alert logic reading that outbox must ignore changes whose new_status is
 `maintenance` or `upstream_down`. When the window ends, or the incident closes, the next probe
 decides as for an unknown camera (damping's rule for those statuses).
+
+Cameras in push mode (behind NAT; sites.heartbeat_services) are never probed, not a packet sent:
+their latest heartbeat is the check. One received within HEALTH_HEARTBEAT_TIMEOUT is a good check
+with what the camera reported (up, or degraded with a reason); an older or missing one is a failed
+check with reason `no_heartbeat`. Damping, windows, suppression and the writes are then the same
+as for probed cameras. Their addresses, if any, are behind NAT, so they form no network segment.
 """
 
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
@@ -42,6 +58,8 @@ from sites.health import damping, upstream, windows
 from sites.health.policy import ApprovedNetwork
 from sites.health.probes import (
     DOWN,
+    OK,
+    UP,
     ProbeConfig,
     ProbeResult,
     ProbeSpec,
@@ -51,6 +69,7 @@ from sites.health.probes import (
 from sites.models import (
     Camera,
     CameraHealth,
+    CameraHeartbeatKey,
     CameraStatusChange,
     HealthStatus,
     HealthSweep,
@@ -65,12 +84,14 @@ logger = logging.getLogger(__name__)
 # Cameras on these sites are deployed: they are expected to work (suspended ones too, since a
 # suspended site's camera still hangs on its pole and its outage still matters).
 CHECKED_SITE_STATUSES = (SiteStatus.INSTALLING, SiteStatus.ACTIVE, SiteStatus.SUSPENDED)
+NO_HEARTBEAT = "no_heartbeat"
 
 
 def due_cameras() -> QuerySet[Camera]:
-    """Cameras a sweep checks: on a deployed site, with at least one address to probe."""
-    return Camera.objects.filter(site__status__in=CHECKED_SITE_STATUSES).exclude(
-        rtsp_url="", snapshot_url="", onvif_url=""
+    """Cameras a sweep checks: on a deployed site, with an address to probe or in push mode."""
+    push_mode = CameraHeartbeatKey.objects.filter(camera=OuterRef("pk"), revoked_at__isnull=True)
+    return Camera.objects.filter(site__status__in=CHECKED_SITE_STATUSES).filter(
+        ~Q(rtsp_url="", snapshot_url="", onvif_url="") | Exists(push_mode)
     )
 
 
@@ -164,7 +185,7 @@ class _Row:
     camera_id: int
     state: damping.State
     observed: str
-    latency_ms: int
+    latency_ms: int | None
     image_hash: str  # empty: keep the stored one
     image_checked: bool
     clock_checked: bool
@@ -190,10 +211,47 @@ def _networks_by_owner(owner_ids: set[int]) -> dict[int, tuple[ApprovedNetwork, 
     return {owner_id: tuple(networks) for owner_id, networks in found.items()}
 
 
-def _load(batch: SweepBatch, now: datetime) -> tuple[list[Camera], list[ProbeSpec]]:
+@dataclass(frozen=True, slots=True)
+class _Heartbeat:
+    """A push-mode camera's latest heartbeat, as its live key holds it."""
+
+    received_at: datetime | None
+    status: str
+    reason: str
+
+
+def _judge_heartbeat(camera_id: int, heartbeat: _Heartbeat, now: datetime) -> ProbeResult:
+    """A push camera's check: a fresh heartbeat is what the camera said, a stale one a failure."""
+    timeout = timedelta(seconds=settings.HEALTH_HEARTBEAT_TIMEOUT)
+    if heartbeat.received_at is None or now - heartbeat.received_at > timeout:
+        detail = (
+            f"last heartbeat {heartbeat.received_at.isoformat()}"
+            if heartbeat.received_at
+            else "no heartbeat yet"
+        )
+        # No round trip was measured, hence no latency.
+        return ProbeResult(camera_id, DOWN, NO_HEARTBEAT, latency_ms=None, detail=detail)
+    return ProbeResult(camera_id, heartbeat.status or UP, heartbeat.reason or OK, latency_ms=None)
+
+
+def _load(
+    batch: SweepBatch, now: datetime
+) -> tuple[list[Camera], list[ProbeSpec], dict[int, _Heartbeat]]:
+    """The batch's cameras, probe specs for those probed, heartbeats for those in push mode."""
+    # The live key rides along in the same query (a LEFT JOIN on its partial unique index).
+    live_key = FilteredRelation(
+        "heartbeat_keys", condition=Q(heartbeat_keys__revoked_at__isnull=True)
+    )
     cameras = list(
         due_cameras()
         .filter(pk__gte=batch.first_camera_id, pk__lte=batch.last_camera_id)
+        .annotate(
+            live_key=live_key,
+            push_key=F("live_key__id"),
+            heard_at=F("live_key__last_heartbeat_at"),
+            heard_status=F("live_key__reported_status"),
+            heard_reason=F("live_key__reported_reason"),
+        )
         .select_related("health", "site")
         .only(
             "pk",
@@ -208,9 +266,15 @@ def _load(batch: SweepBatch, now: datetime) -> tuple[list[Camera], list[ProbeSpe
         )
         .order_by("pk")
     )
-    networks = _networks_by_owner({camera.owner_id for camera in cameras})
+    heartbeats = {
+        camera.pk: _Heartbeat(camera.heard_at, camera.heard_status, camera.heard_reason)
+        for camera in cameras
+        if camera.push_key is not None
+    }
+    probed = [camera for camera in cameras if camera.pk not in heartbeats]
+    networks = _networks_by_owner({camera.owner_id for camera in probed})
     specs = []
-    for camera in cameras:
+    for camera in probed:
         health: CameraHealth | None = getattr(camera, "health", None)
         specs.append(
             spec_for_camera(
@@ -225,23 +289,31 @@ def _load(batch: SweepBatch, now: datetime) -> tuple[list[Camera], list[ProbeSpe
                 ),
             )
         )
-    return cameras, specs
+    return cameras, specs, heartbeats
 
 
-def _decide(camera: Camera, spec: ProbeSpec, result: ProbeResult) -> _Row:
+def _decide(camera: Camera, spec: ProbeSpec | None, result: ProbeResult) -> _Row:
+    """Damp one camera's check; `spec` is None for a camera in push mode."""
     health: CameraHealth | None = getattr(camera, "health", None)
     previous = (
         damping.State(health.status, health.reason, health.fail_streak, health.ok_streak)
         if health
         else damping.State()
     )
-    reached = result.status != DOWN
-    # A check counts as done only when the probe got that far; otherwise it stays due.
-    image_ran = spec.check_image and reached
-    clock_ran = spec.check_clock and reached and result.reason not in damping.IMAGE_REASONS
+    if spec is None:
+        # A heartbeat is the camera's own verdict on everything, picture and clock included, so
+        # its "ok" clears an earlier black or drift at once. No slower check ran here.
+        image_ran = clock_ran = False
+        observation = damping.Observation(result.status, result.reason, True, True)
+    else:
+        reached = result.status != DOWN
+        # A check counts as done only when the probe got that far; otherwise it stays due.
+        image_ran = spec.check_image and reached
+        clock_ran = spec.check_clock and reached and result.reason not in damping.IMAGE_REASONS
+        observation = damping.Observation(result.status, result.reason, image_ran, clock_ran)
     state = damping.next_state(
         previous,
-        damping.Observation(result.status, result.reason, image_ran, clock_ran),
+        observation,
         down_after=settings.HEALTH_DOWN_AFTER,
         up_after=settings.HEALTH_UP_AFTER,
     )
@@ -271,18 +343,27 @@ def run_batch(sweep_id: int, number: int) -> BatchReport | None:
     if batch is None or batch.done_at is not None or batch.sweep.status != SweepStatus.RUNNING:
         return None
     now = timezone.now()
-    cameras, specs = _load(batch, now)
-    config = ProbeConfig.from_settings()
+    cameras, specs, heartbeats = _load(batch, now)
+    probed: list[ProbeResult] = []
     started = time.perf_counter()
-    results = (
-        run_probes(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY) if specs else []
-    )
+    if specs:
+        config = ProbeConfig.from_settings()
+        started = time.perf_counter()
+        probed = run_probes(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY)
     probe_ms = round((time.perf_counter() - started) * 1000)
+    by_camera = {spec.camera_id: (spec, result) for spec, result in zip(specs, probed, strict=True)}
+    checks = [
+        (None, _judge_heartbeat(camera.pk, heartbeats[camera.pk], now))
+        if camera.pk in heartbeats
+        else by_camera[camera.pk]
+        for camera in cameras
+    ]
     rows = [
         _decide(camera, spec, result)
-        for camera, spec, result in zip(cameras, specs, results, strict=True)
+        for camera, (spec, result) in zip(cameras, checks, strict=True)
     ]
-    rows, incidents = _apply_windows_and_upstream(cameras, results, rows, now)
+    results = [result for _spec, result in checks]
+    rows, incidents = _apply_windows_and_upstream(cameras, results, rows, now, pushed=heartbeats)
     return _write(batch, rows, now, probe_ms, incidents)
 
 
@@ -292,9 +373,16 @@ def _status_before(camera: Camera) -> str:
 
 
 def _apply_windows_and_upstream(
-    cameras: Sequence[Camera], results: Sequence[ProbeResult], rows: list[_Row], now: datetime
+    cameras: Sequence[Camera],
+    results: Sequence[ProbeResult],
+    rows: list[_Row],
+    now: datetime,
+    pushed: Collection[int] = (),
 ) -> tuple[list[_Row], upstream.Plan]:
-    """Maintenance first (planned work explains any failure), then upstream suppression."""
+    """Maintenance first (planned work explains any failure), then upstream suppression.
+
+    `pushed`: ids of the cameras in push mode, whose addresses (behind NAT) form no segment.
+    """
     in_window = windows.active_window_camera_ids([camera.pk for camera in cameras], now)
     incidents = upstream.plan(
         [
@@ -302,7 +390,9 @@ def _apply_windows_and_upstream(
                 camera_id=camera.pk,
                 owner_id=camera.owner_id,
                 pole_id=camera.site.pole_id,
-                urls=(camera.rtsp_url, camera.snapshot_url, camera.onvif_url),
+                urls=()
+                if camera.pk in pushed
+                else (camera.rtsp_url, camera.snapshot_url, camera.onvif_url),
                 failing=result.status == DOWN,
                 reason=result.reason,
                 damped_down=row.state.status == damping.DOWN,

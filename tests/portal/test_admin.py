@@ -32,6 +32,17 @@ HEALTH_ROWS = [
     "sites.MaintenanceWindow",
     "sites.UpstreamIncident",
     "sites.HealthRollup",
+    "sites.CameraHeartbeatKey",
+]
+
+# Residents' data: read-only, and the admin never shows a contact, a name or a photo.
+REQUEST_ROWS = [
+    "sites.CoverageRequest",
+    "sites.ResidentContact",
+    "sites.ContactVerification",
+    "sites.RequestSupport",
+    "sites.RequestFollow",
+    "sites.RequestNote",
 ]
 
 
@@ -86,6 +97,61 @@ def objects(settings, tmp_path, partner, owner, approver):
         "sites.RawanLevelChange": area.rawan_changes.get(),
         **factories.inventory_rows(partner, approver),
         **_health_rows(),
+        **_request_rows(owner),
+    }
+
+
+def _request_rows(officer_user) -> dict:
+    from django.utils import timezone
+
+    from sites.models import (
+        ContactVerification,
+        CoverageRequest,
+        DeclineTemplate,
+        RequestFollow,
+        RequestNote,
+        RequestStatusChange,
+        RequestSupport,
+        ResidentContact,
+    )
+
+    now = timezone.now()
+    contact = ResidentContact.objects.create(
+        kind="email", value_hash="a" * 64, value_encrypted="x", verified_at=now
+    )
+    request = CoverageRequest.objects.create(
+        reference="REQ-2026-000001",
+        lat="-6.175392",
+        lon="106.827153",
+        kelurahan=Area.objects.get(code="31.71.01.1001"),
+        category="theft",
+        requester_name="Siti Rahmawati",
+        description="Banyak jambret di sini.",
+        contact=contact,
+        consent_at=now,
+        privacy_notice_version="2026-12",
+        status="submitted",
+    )
+    return {
+        "sites.ResidentContact": contact,
+        "sites.ContactVerification": ContactVerification.objects.create(
+            contact=contact,
+            purpose="submit",
+            request=request,
+            token_hash="b" * 64,
+            code_hash="c" * 64,
+            expires_at=now,
+        ),
+        "sites.CoverageRequest": request,
+        "sites.RequestStatusChange": RequestStatusChange.objects.create(
+            request=request, old_status="unverified", new_status="submitted"
+        ),
+        "sites.RequestSupport": RequestSupport.objects.create(request=request, contact=contact),
+        "sites.RequestFollow": RequestFollow.objects.create(request=request, contact=contact),
+        "sites.RequestNote": RequestNote.objects.create(
+            request=request, author=officer_user, body="Cek lokasi."
+        ),
+        "sites.DeclineTemplate": DeclineTemplate.objects.first(),
     }
 
 
@@ -94,6 +160,7 @@ def _health_rows() -> dict:
 
     from django.utils import timezone
 
+    from sites import heartbeat_services
     from sites.models import (
         Camera,
         CameraHealth,
@@ -123,8 +190,15 @@ def _health_rows() -> dict:
             created_by=camera.created_by,
         ),
         "sites.UpstreamIncident": UpstreamIncident.objects.create(
-            segment="10.77.0.0/24", started_at=now, cameras_affected=3, sweep=sweep
+            owner=camera.owner,
+            segment="10.77.0.0/24",
+            started_at=now,
+            cameras_affected=3,
+            sweep=sweep,
         ),
+        "sites.CameraHeartbeatKey": heartbeat_services.heartbeat_key_issue(
+            camera=camera, actor=camera.created_by
+        ).key,
         "sites.HealthRollup": HealthRollup.objects.create(
             camera=camera, period="hour", period_start=now, up_seconds=3600
         ),
@@ -150,6 +224,10 @@ def test_admin_registers_every_model_except_boundaries():
         "sites.Site",
         "sites.Camera",
         *HEALTH_ROWS,
+        "portal.RateLimitBucket",
+        *REQUEST_ROWS,
+        "sites.RequestStatusChange",
+        "sites.DeclineTemplate",
     ]
     assert sorted(expected) == REGISTERED
 
@@ -270,3 +348,24 @@ def test_admin_user_add_page_asks_for_email(admin_client):
     assert "email" in page.context["adminform"].form.fields
     factories.UserFactory()  # the change list still renders with a portal user in it
     assert admin_client.get(_url("portal.User", "changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("label", REQUEST_ROWS)
+def test_admin_request_rows_are_read_only(admin_client, objects, label):
+    obj = objects[label]
+    assert admin_client.get(_url(label, "add")).status_code == 403
+    assert admin_client.post(_url(label, "delete", obj.pk), {"post": "yes"}).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+def test_admin_request_pages_show_no_personal_data(admin_client, objects):
+    request = objects["sites.CoverageRequest"]
+    pages = [
+        admin_client.get(_url("sites.CoverageRequest", "change", request.pk)),
+        admin_client.get(_url("sites.CoverageRequest", "changelist")),
+        admin_client.get(_url("sites.ResidentContact", "change", request.contact_id)),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "Siti Rahmawati" not in page.content.decode()
+        assert "a" * 64 not in page.content.decode()
