@@ -7,6 +7,7 @@ from django.db import transaction
 
 from partners import services as partner_services
 from partners.models import MemberRole, Membership, Partner, PartnerKind, PartnerStatus
+from portal.demo_contracts import seed_contracts
 from portal.demo_deals import seed_applications, seed_programmes
 from portal.demo_fleet import seed_fleet
 from portal.demo_logins import DEMO_PASSWORD
@@ -145,6 +146,7 @@ def seed_demo() -> None:
         reviewer=_user("reviewer"),
         approver=approver,
     )
+    seed_contracts(drafter=_user("reviewer"), legal=_user("legal"), approver=approver)
 
 
 # Camera networks per demo partner: (CIDR, ports, approved?). Private ranges only; the /16s

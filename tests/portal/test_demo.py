@@ -159,3 +159,26 @@ def test_seed_demo_has_applications_in_every_state_and_programmes(db, debug):
         "approved",
         "active",
     }
+
+
+def test_seed_demo_has_contracts_in_force_over_the_fleet_and_a_draft_from_the_application(
+    db, debug, settings, tmp_path
+):
+    from contracts.models import Contract, ContractDocument, ContractSite
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path, "base_url": None},
+        },
+    }
+    seed_demo()
+    statuses = sorted(Contract.objects.values_list("status", flat=True))
+    assert statuses == ["active", "active", "draft", "legal_review"]
+    assert ContractSite.objects.filter(in_force=True).count() == 70
+    assert ContractDocument.objects.filter(kind="signed").count() == 2
+    draft = Contract.objects.get(status="draft")
+    assert draft.application.status == ApplicationStatus.APPROVED
+    seed_demo()
+    assert Contract.objects.count() == 4
