@@ -11,10 +11,14 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("portal.api_urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("open311/v2/", include("sites.open311_urls")),
 ]
 
 # Pages carry no language prefix; the language comes from the switch (cookie) or the browser.
 urlpatterns += [
+    path("", include("portal.public_urls")),
+    path("", include("portal.map_urls")),
+    path("", include("portal.dashboard_urls")),
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("accounts/", include("portal.account_urls")),

@@ -68,6 +68,8 @@
       lonInput.value = lon.toFixed(6);
       place(lat, lon);
       showKelurahan(config, holder, latInput.value, lonInput.value);
+      // Other scripts on the page (the nearby-requests lookup) follow the pin through this.
+      holder.dispatchEvent(new CustomEvent("map-pin:moved", { bubbles: true, detail: { lat: lat, lon: lon } }));
     }
 
     if (hasPoint) { place(start[0], start[1]); showKelurahan(config, holder, start[0], start[1]); }

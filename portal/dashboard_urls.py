@@ -1,0 +1,3 @@
+"""Pages and endpoints of the dashboard slice (issue #7)."""
+
+urlpatterns: list = []

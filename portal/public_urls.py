@@ -1,0 +1,3 @@
+"""Pages and endpoints of the public slice (issue #7)."""
+
+urlpatterns: list = []
