@@ -28,12 +28,17 @@ class ScopedReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Sc
 
 
 def exception_handler(exc, context):
-    """ServiceError → 400/403/409 with {"detail", "code", "errors"}; everything else as DRF does."""
+    """ServiceError → 400/403/409/429 with {"detail", "code", "errors"}; the rest as DRF does."""
     if isinstance(exc, ServiceError):
         body = {"detail": exc.message, "code": exc.code}
         if exc.errors:
             body["errors"] = exc.errors
-        return Response(body, status=exc.status_code)
+        response = Response(body, status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            # portal.ratelimit.RateLimited (429): tell the client when to try again.
+            response["Retry-After"] = str(retry_after)
+        return response
     if isinstance(exc, DjangoValidationError):
         error = ServiceError.from_validation_error(exc)
         return Response(

@@ -236,7 +236,9 @@ HEALTH_UP_AFTER = env_int("HEALTH_UP_AFTER", 2, minimum=1)
 # A camera in push mode (behind NAT) whose last heartbeat is older than this counts as a failed
 # check at each sweep; by default two sweeps may pass between heartbeats. The floor leaves room
 # for a few heartbeats, which are accepted at most once every 10 seconds per camera.
-HEALTH_HEARTBEAT_TIMEOUT = env_int("HEALTH_HEARTBEAT_TIMEOUT", 2 * HEALTH_SWEEP_INTERVAL, minimum=30)
+HEALTH_HEARTBEAT_TIMEOUT = env_int(
+    "HEALTH_HEARTBEAT_TIMEOUT", 2 * HEALTH_SWEEP_INTERVAL, minimum=30
+)
 # The costly checks run at a slower cadence: decoding the frame (black, frozen), the ONVIF clock.
 HEALTH_IMAGE_EVERY = env_int("HEALTH_IMAGE_EVERY", 1800, minimum=0)
 HEALTH_CLOCK_EVERY = env_int("HEALTH_CLOCK_EVERY", 3600, minimum=0)
@@ -251,6 +253,35 @@ if TICKET_REMINDER_AT >= 1:
 TICKET_PHOTO_MAX_BYTES = env_int("TICKET_PHOTO_MAX_MB", 8, minimum=1) * 1024 * 1024
 # Days before a contract's term end when its parties and officers are reminded.
 CONTRACT_EXPIRY_REMINDER_DAYS = (90, 30, 7)
+
+# --- Residents' coverage requests ---------------------------------------------------------------
+# Open requests within this distance of a new pin are offered as duplicates to support instead.
+REQUEST_DUPLICATE_RADIUS_M = env_int("REQUEST_DUPLICATE_RADIUS_M", 150, minimum=10)
+# A request with at least this many verified supports goes to the top of the officer queue.
+REQUEST_SUPPORT_THRESHOLD = env_int("REQUEST_SUPPORT_THRESHOLD", 25, minimum=1)
+# UU PDP No. 27/2022: names, contacts and photos are erased this long after a request closes.
+REQUEST_PURGE_AFTER_DAYS = env_int("REQUEST_PURGE_AFTER_DAYS", 365, minimum=1)
+# A verification link and code (email) stays usable this long.
+REQUEST_VERIFICATION_HOURS = env_int("REQUEST_VERIFICATION_HOURS", 24, minimum=1)
+# The "is it working?" confirm and reopen links stay usable this long.
+REQUEST_FEEDBACK_LINK_DAYS = env_int("REQUEST_FEEDBACK_LINK_DAYS", 60, minimum=1)
+REQUEST_PHOTO_MAX_BYTES = env_int("REQUEST_PHOTO_MAX_MB", 5, minimum=1) * 1024 * 1024
+# Abuse limits per hour: new requests per client address and per contact; supports and follows
+# (each may send a verification email) per address and per contact; verification attempts per
+# address (each verification also allows only 5 wrong codes).
+REQUEST_RATE_LIMIT_IP_PER_HOUR = env_int("REQUEST_RATE_LIMIT_IP_PER_HOUR", 5, minimum=1)
+REQUEST_RATE_LIMIT_CONTACT_PER_HOUR = env_int("REQUEST_RATE_LIMIT_CONTACT_PER_HOUR", 3, minimum=1)
+REQUEST_SUPPORT_RATE_LIMIT_IP_PER_HOUR = env_int(
+    "REQUEST_SUPPORT_RATE_LIMIT_IP_PER_HOUR", 30, minimum=1
+)
+REQUEST_SUPPORT_RATE_LIMIT_CONTACT_PER_HOUR = env_int(
+    "REQUEST_SUPPORT_RATE_LIMIT_CONTACT_PER_HOUR", 10, minimum=1
+)
+REQUEST_VERIFY_RATE_LIMIT_IP_PER_HOUR = env_int(
+    "REQUEST_VERIFY_RATE_LIMIT_IP_PER_HOUR", 30, minimum=1
+)
+# Anonymous reads of the public requests API per client address.
+REQUEST_API_READS_PER_HOUR = env_int("REQUEST_API_READS_PER_HOUR", 1200, minimum=1)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
@@ -341,6 +372,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_month=1, hour=2, minute=0),
         "options": {"expires": 12 * 60 * 60},
     },
+    # Residents: personal data of long-closed requests is erased (UU PDP); old rate limits go.
+    "requests-purge": {
+        "task": "sites.tasks.purge_request_personal_data",
+        "schedule": crontab(hour=3, minute=10),
+        "options": {"expires": 6 * 60 * 60},
+    },
 }
 
 # --- API ----------------------------------------------------------------------------------------
@@ -382,8 +419,13 @@ SPECTACULAR_SETTINGS = {
         "TicketStatusEnum": "contracts.models.TicketStatus",
         "TicketSourceEnum": "contracts.models.TicketSource",
         "BreachKindEnum": "contracts.models.BreachKind",
+        "RequestStatusEnum": "sites.models.RequestStatus",
     },
 }
+
+# --- Open311 GeoReport v2 (sites/open311.py) ---------------------------------------------------
+# The jurisdiction this endpoint serves; a request naming another one is answered with a 404.
+OPEN311_JURISDICTION_ID = env_str("OPEN311_JURISDICTION_ID", "jakarta.go.id")
 
 # --- Security (production) ----------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -19,7 +19,7 @@ from portal.crypto import encrypt
 from portal.errors import Conflict, PermissionDenied, ServiceError, full_clean_or_raise
 from portal.permissions import VIEW_PARTNER, require_partner_perm
 from portal.roles import is_city_officer, is_sudin_officer
-from sites import csv_import
+from sites import csv_import, request_services
 from sites.csv_import import PoleImportReport
 from sites.models import (
     POLE_SLOT_HOLDING_STATUSES,
@@ -412,6 +412,8 @@ def _site_transition(
             _free_slot(locked.pole_id)
         if after is not None:
             after(locked)
+        if to == SiteStatus.ACTIVE:  # residents' planned requests for this site are installed
+            request_services.request_mark_installed_for_site(site_id=locked.pk)
     site.refresh_from_db()
     return site
 

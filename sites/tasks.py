@@ -1,7 +1,10 @@
-"""Thin Celery tasks for fleet health: take ids, call the sweep engine, safe to run twice."""
+"""Thin Celery tasks (fleet health, residents' requests): take ids, call one service, safe to run
+twice."""
 
 from celery import shared_task
 from django.conf import settings
+
+from partners.tasks import EMAIL_TASK_OPTIONS
 
 
 @shared_task(bind=True, time_limit=120, expires=settings.HEALTH_SWEEP_INTERVAL)
@@ -64,3 +67,29 @@ def purge_hourly_rollups() -> int:
     from sites.health import rollups
 
     return rollups.purge_hourly()
+
+
+# --- Residents' coverage requests -------------------------------------------------------------
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_request_verification_email(verification_id: int, token: str, code: str) -> None:
+    """The link and code travel here by value: only their hashes are stored."""
+    from sites import request_notifications
+
+    request_notifications.send_verification(verification_id, token, code)
+
+
+@shared_task(**EMAIL_TASK_OPTIONS)
+def send_request_status_email(status_change_id: int) -> None:
+    from sites import request_notifications
+
+    request_notifications.send_status_change(status_change_id)
+
+
+@shared_task(time_limit=15 * 60, expires=6 * 60 * 60)
+def purge_request_personal_data() -> int:
+    """UU PDP: erase personal data of requests closed REQUEST_PURGE_AFTER_DAYS ago (beat: daily)."""
+    from sites import request_services
+
+    return request_services.requests_purge_personal_data()

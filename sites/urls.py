@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sites import health_views, views
+from sites import health_views, request_urls, views
 
 app_name = "sites"
 urlpatterns = [
@@ -25,3 +25,5 @@ urlpatterns = [
     path("health/cameras/<int:pk>/", health_views.camera_health, name="health-camera"),
     path("health/windows/", health_views.maintenance_windows, name="health-windows"),
 ]
+
+urlpatterns += request_urls.urlpatterns

@@ -143,6 +143,11 @@ class Site(models.Model):
 
     class Meta:
         ordering = ["-created_at", "id"]
+        indexes = [
+            # Nearest active site to a point (request priority, planning): a bounding box on
+            # the active sites only.
+            models.Index(fields=["status", "lat", "lon"], name="site_status_lat_lon"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(host_kind="pole", pole__isnull=False)
