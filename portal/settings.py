@@ -423,6 +423,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- City map (portal/map_views.py) ---------------------------------------------------------------
+# The map payloads are cached per fleet version; the version itself is re-read at most this often
+# (seconds), so a finished sweep shows on the map at most this much later.
+MAP_VERSION_TTL = env_int("MAP_VERSION_TTL", 10, minimum=0)
+
 # --- Open311 GeoReport v2 (sites/open311.py) ---------------------------------------------------
 # The jurisdiction this endpoint serves; a request naming another one is answered with a 404.
 OPEN311_JURISDICTION_ID = env_str("OPEN311_JURISDICTION_ID", "jakarta.go.id")

@@ -20,7 +20,6 @@ urlpatterns += [
     path("", include("portal.map_urls")),
     path("", include("portal.dashboard_urls")),
     path("", views.home, name="home"),
-    path("dashboard/", views.dashboard, name="dashboard"),
     path("accounts/", include("portal.account_urls")),
     path("partners/", include("partners.urls")),
     path("", include("sites.urls")),
