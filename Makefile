@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: run test test-broker lint format stop-db bench-locate clean
+.PHONY: run test test-broker test-browser lint format stop-db bench-locate clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(DEPS)
 # Tests that start a real Celery worker process (CI runs them against Redis and PostgreSQL).
 test-broker: $(DEPS)
 	$(PY) -m portal.launcher test -m broker $(ARGS)
+
+# Browser journeys in Debian's Chromium (scripts/install-browser.sh installs it); `make test` runs
+# them too, and skips them with a reason where Chromium is missing (outside CI).
+test-browser: $(DEPS)
+	$(PY) -m portal.launcher test -m browser tests/browser $(ARGS)
 
 lint: $(DEPS)
 	$(VENV)/bin/ruff check .

@@ -71,7 +71,8 @@
     if (!latInput || !lonInput) { return; }
     var list = holder.querySelector(".request-nearby-list");
     var status = holder.querySelector(".request-nearby-status");
-    var area = document.querySelector(".map-pin-area");
+    // map-pin.js adds the label only once Leaflet has loaded: look it up each time.
+    function areaLabel() { return document.querySelector(".map-pin-area"); }
     var timer = null, asked = 0;
 
     function say(message, isError) {
@@ -81,6 +82,7 @@
 
     function show(body) {
       list.innerHTML = "";
+      var area = areaLabel();
       if (area) {
         area.textContent = [body.name, body.kecamatan && body.kecamatan.name, body.kota && body.kota.name]
           .filter(Boolean).join(", ");
@@ -125,6 +127,7 @@
           if (result[0]) { show(result[1]); return; }
           list.innerHTML = "";
           say(result[1].detail || text.textError, true);
+          var area = areaLabel();
           if (area) { area.textContent = result[1].detail || ""; area.classList.add("error"); }
         })
         .catch(function () { if (mine === asked) { say(text.textError, true); } });
