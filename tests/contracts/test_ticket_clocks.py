@@ -69,6 +69,8 @@ def _check(clock, hours: float, **kwargs):
 
 
 def _mail(mailoutbox, subject_part: str) -> list:
+    """Mails whose subject holds `subject_part`; recipients get them in their own language (the
+    factories' users keep the default, Bahasa Indonesia)."""
     return [mail for mail in mailoutbox if subject_part in mail.subject]
 
 
@@ -84,7 +86,7 @@ def test_clock_reminder_once_at_the_configured_share(
     with django_capture_on_commit_callbacks(execute=True):
         assert _check(clock, 3)["reminders"] == 1  # 75% of the 4-hour acknowledge clock
         assert _check(clock, 3.5)["reminders"] == 0
-    reminders = _mail(mailoutbox, "acknowledge ticket")
+    reminders = _mail(mailoutbox, "segera konfirmasi terima tiket")
     assert [m.to for m in reminders] == [[maintainer.created_by.email]]
     ticket.refresh_from_db()
     assert ticket.acknowledge_reminded_at == T0 + timedelta(hours=3)
@@ -92,7 +94,7 @@ def test_clock_reminder_once_at_the_configured_share(
     with django_capture_on_commit_callbacks(execute=True):
         assert _check(clock, 18)["reminders"] == 1  # 75% of the 24-hour repair clock
         assert _check(clock, 19)["reminders"] == 0
-    assert len(_mail(mailoutbox, "repair time")) == 1
+    assert len(_mail(mailoutbox, "waktu perbaikan tiket")) == 1
 
 
 def test_clock_no_reminder_once_the_clock_is_met(ticket, maintainer, clock):
@@ -129,7 +131,7 @@ def test_clock_missed_acknowledge_is_one_breach_with_evidence_and_one_escalation
     assert breach.evidence["due_at"] == (T0 + timedelta(hours=4)).isoformat()
     assert breach.evidence["acknowledged_at"] is None
     assert breach.evidence["outage"] is None
-    escalations = _mail(mailoutbox, "Escalation")
+    escalations = _mail(mailoutbox, "Eskalasi:")
     recipients = {address for mail in escalations for address in mail.to}
     assert {city.email, sudin_here.email} <= recipients
     assert sudin_elsewhere.email not in recipients
