@@ -72,15 +72,10 @@ def next_state(
     else:
         fail_streak, ok_streak = 0, min(previous.ok_streak + 1, STREAK_CAP)
 
-    def become(new_status: str, new_reason: str) -> State:
-        return State(new_status, new_reason, fail_streak, ok_streak)
-
+    # Which status and reason stand; the streaks always move.
     if previous.status == DOWN:
-        if status == DOWN or ok_streak >= up_after:
-            return become(status, reason)
-        return become(DOWN, previous.reason)
-    if previous.status in REACHABLE:
-        if status == DOWN and fail_streak < down_after:
-            return become(previous.status, previous.reason)
-        return become(status, reason)
-    return become(status, reason)
+        if status != DOWN and ok_streak < up_after:
+            status, reason = DOWN, previous.reason
+    elif previous.status in REACHABLE and status == DOWN and fail_streak < down_after:
+        status, reason = previous.status, previous.reason
+    return State(status, reason, fail_streak, ok_streak)

@@ -31,17 +31,20 @@ as for probed cameras. Their addresses, if any, are behind NAT, so they form no 
 """
 
 import logging
+import re
 import time
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
+    BooleanField,
     Case,
     Exists,
+    ExpressionWrapper,
     F,
     FilteredRelation,
     OuterRef,
@@ -63,8 +66,9 @@ from sites.health.probes import (
     ProbeConfig,
     ProbeResult,
     ProbeSpec,
+    decrypt_password,
+    paused_gc,
     run_probes,
-    spec_for_camera,
 )
 from sites.models import (
     Camera,
@@ -192,13 +196,12 @@ class _Row:
     old_status: str | None  # None: no change
 
 
-def _is_due(checked_at: datetime | None, every: int, now: datetime) -> bool:
-    if checked_at is None:
-        return True
+def _due_before(every: int, now: datetime) -> datetime:
+    """A slower check is due when it last ran at or before this instant (or never ran)."""
     # Half an interval of slack: batches start at slightly different offsets each sweep, and a
     # check due "in 0.3 s" should not wait a whole extra interval.
     slack = settings.HEALTH_SWEEP_INTERVAL / 2
-    return (now - checked_at).total_seconds() >= every - slack
+    return now - timedelta(seconds=every - slack)
 
 
 def _networks_by_owner(owner_ids: set[int]) -> dict[int, tuple[ApprovedNetwork, ...]]:
@@ -220,6 +223,22 @@ class _Heartbeat:
     reason: str
 
 
+@dataclass(slots=True)
+class _Camera:
+    """One camera of a batch as the sweep sees it: the few columns it needs.
+
+    Plain values rather than model instances: building three model instances per camera (camera,
+    site, health) cost more CPU per check than the rest of the sweep's bookkeeping together.
+    """
+
+    pk: int
+    owner_id: int
+    pole_id: int | None
+    urls: tuple[str, str, str]  # rtsp, snapshot, onvif
+    previous: damping.State  # UNKNOWN when the camera has no health row yet
+    heartbeat: _Heartbeat | None  # set for a camera in push mode
+
+
 def _judge_heartbeat(camera_id: int, heartbeat: _Heartbeat, now: datetime) -> ProbeResult:
     """A push camera's check: a fresh heartbeat is what the camera said, a stale one a failure."""
     timeout = timedelta(seconds=settings.HEALTH_HEARTBEAT_TIMEOUT)
@@ -234,26 +253,31 @@ def _judge_heartbeat(camera_id: int, heartbeat: _Heartbeat, now: datetime) -> Pr
     return ProbeResult(camera_id, heartbeat.status or UP, heartbeat.reason or OK, latency_ms=None)
 
 
-def _load(
-    batch: SweepBatch, now: datetime
-) -> tuple[list[Camera], list[ProbeSpec], dict[int, _Heartbeat]]:
-    """The batch's cameras, probe specs for those probed, heartbeats for those in push mode."""
+def _load(batch: SweepBatch, now: datetime) -> tuple[list[_Camera], list[ProbeSpec]]:
+    """The batch's cameras and probe specs for those probed (the others are in push mode)."""
     # The live key rides along in the same query (a LEFT JOIN on its partial unique index).
     live_key = FilteredRelation(
         "heartbeat_keys", condition=Q(heartbeat_keys__revoked_at__isnull=True)
     )
-    cameras = list(
+
+    def due(column: str, every: int) -> ExpressionWrapper:
+        # Decided in SQL: no timestamp is parsed or compared in Python per camera.
+        return ExpressionWrapper(
+            Q(**{f"health__{column}__isnull": True})
+            | Q(**{f"health__{column}__lte": _due_before(every, now)}),
+            output_field=BooleanField(),
+        )
+
+    rows = (
         due_cameras()
         .filter(pk__gte=batch.first_camera_id, pk__lte=batch.last_camera_id)
         .annotate(
             live_key=live_key,
-            push_key=F("live_key__id"),
-            heard_at=F("live_key__last_heartbeat_at"),
-            heard_status=F("live_key__reported_status"),
-            heard_reason=F("live_key__reported_reason"),
+            image_due=due("image_checked_at", settings.HEALTH_IMAGE_EVERY),
+            clock_due=due("clock_checked_at", settings.HEALTH_CLOCK_EVERY),
         )
-        .select_related("health", "site")
-        .only(
+        .order_by("pk")
+        .values_list(
             "pk",
             "owner_id",
             "site__pole",
@@ -262,44 +286,75 @@ def _load(
             "onvif_url",
             "username",
             "password_encrypted",
-            "health",
+            "health__status",
+            "health__reason",
+            "health__fail_streak",
+            "health__ok_streak",
+            "health__image_hash",
+            "image_due",
+            "clock_due",
+            "live_key__id",
+            "live_key__last_heartbeat_at",
+            "live_key__reported_status",
+            "live_key__reported_reason",
         )
-        .order_by("pk")
     )
-    heartbeats = {
-        camera.pk: _Heartbeat(camera.heard_at, camera.heard_status, camera.heard_reason)
-        for camera in cameras
-        if camera.push_key is not None
-    }
-    probed = [camera for camera in cameras if camera.pk not in heartbeats]
-    networks = _networks_by_owner({camera.owner_id for camera in probed})
-    specs = []
-    for camera in probed:
-        health: CameraHealth | None = getattr(camera, "health", None)
+    rows = list(rows)
+    networks = _networks_by_owner({row[1] for row in rows if row[15] is None})
+    unknown = damping.State()
+    cameras, specs = [], []
+    for (
+        pk,
+        owner_id,
+        pole_id,
+        rtsp_url,
+        snapshot_url,
+        onvif_url,
+        username,
+        password_encrypted,
+        status,
+        reason,
+        fail_streak,
+        ok_streak,
+        image_hash,
+        image_due,
+        clock_due,
+        push_key,
+        heard_at,
+        heard_status,
+        heard_reason,
+    ) in rows:
+        urls = (rtsp_url, snapshot_url, onvif_url)
+        previous = (
+            unknown if status is None else damping.State(status, reason, fail_streak, ok_streak)
+        )
+        if push_key is not None:
+            heartbeat = _Heartbeat(heard_at, heard_status, heard_reason)
+            cameras.append(_Camera(pk, owner_id, pole_id, urls, previous, heartbeat))
+            continue
+        cameras.append(_Camera(pk, owner_id, pole_id, urls, previous, None))
         specs.append(
-            spec_for_camera(
-                camera,
-                networks=networks.get(camera.owner_id, ()),
-                last_image_hash=health.image_hash if health else "",
-                check_image=_is_due(
-                    health and health.image_checked_at, settings.HEALTH_IMAGE_EVERY, now
-                ),
-                check_clock=_is_due(
-                    health and health.clock_checked_at, settings.HEALTH_CLOCK_EVERY, now
-                ),
+            ProbeSpec(
+                camera_id=pk,
+                networks=networks.get(owner_id, ()),
+                rtsp_url=rtsp_url,
+                snapshot_url=snapshot_url,
+                onvif_url=onvif_url,
+                username=username,
+                password=decrypt_password(pk, password_encrypted),
+                last_image_hash=image_hash or "",
+                check_image=image_due,
+                check_clock=clock_due,
             )
         )
-    return cameras, specs, heartbeats
+    return cameras, specs
 
 
-def _decide(camera: Camera, spec: ProbeSpec | None, result: ProbeResult) -> _Row:
+def _decide(
+    camera: _Camera, spec: ProbeSpec | None, result: ProbeResult, down_after: int, up_after: int
+) -> _Row:
     """Damp one camera's check; `spec` is None for a camera in push mode."""
-    health: CameraHealth | None = getattr(camera, "health", None)
-    previous = (
-        damping.State(health.status, health.reason, health.fail_streak, health.ok_streak)
-        if health
-        else damping.State()
-    )
+    previous = camera.previous
     if spec is None:
         # A heartbeat is the camera's own verdict on everything, picture and clock included, so
         # its "ok" clears an earlier black or drift at once. No slower check ran here.
@@ -311,12 +366,7 @@ def _decide(camera: Camera, spec: ProbeSpec | None, result: ProbeResult) -> _Row
         image_ran = spec.check_image and reached
         clock_ran = spec.check_clock and reached and result.reason not in damping.IMAGE_REASONS
         observation = damping.Observation(result.status, result.reason, image_ran, clock_ran)
-    state = damping.next_state(
-        previous,
-        observation,
-        down_after=settings.HEALTH_DOWN_AFTER,
-        up_after=settings.HEALTH_UP_AFTER,
-    )
+    state = damping.next_state(previous, observation, down_after=down_after, up_after=up_after)
     changed = state.status != previous.status
     return _Row(
         camera_id=camera.pk,
@@ -342,8 +392,13 @@ def run_batch(sweep_id: int, number: int) -> BatchReport | None:
     )
     if batch is None or batch.done_at is not None or batch.sweep.status != SweepStatus.RUNNING:
         return None
+    with paused_gc():  # see there: full collections cost a fifth of a batch's CPU
+        return _run_batch(batch)
+
+
+def _run_batch(batch: SweepBatch) -> BatchReport | None:
     now = timezone.now()
-    cameras, specs, heartbeats = _load(batch, now)
+    cameras, specs = _load(batch, now)
     probed: list[ProbeResult] = []
     started = time.perf_counter()
     if specs:
@@ -351,56 +406,116 @@ def run_batch(sweep_id: int, number: int) -> BatchReport | None:
         started = time.perf_counter()
         probed = run_probes(specs, config=config, concurrency=settings.HEALTH_CONCURRENCY)
     probe_ms = round((time.perf_counter() - started) * 1000)
-    by_camera = {spec.camera_id: (spec, result) for spec, result in zip(specs, probed, strict=True)}
+    # Specs and results are in the order of the probed cameras, which is the batch's order.
+    probed_checks = iter(zip(specs, probed, strict=True))
     checks = [
-        (None, _judge_heartbeat(camera.pk, heartbeats[camera.pk], now))
-        if camera.pk in heartbeats
-        else by_camera[camera.pk]
+        (None, _judge_heartbeat(camera.pk, camera.heartbeat, now))
+        if camera.heartbeat is not None
+        else next(probed_checks)
         for camera in cameras
     ]
+    down_after, up_after = settings.HEALTH_DOWN_AFTER, settings.HEALTH_UP_AFTER
     rows = [
-        _decide(camera, spec, result)
+        _decide(camera, spec, result, down_after, up_after)
         for camera, (spec, result) in zip(cameras, checks, strict=True)
     ]
     results = [result for _spec, result in checks]
-    rows, incidents = _apply_windows_and_upstream(cameras, results, rows, now, pushed=heartbeats)
+    rows, incidents = _apply_windows_and_upstream(cameras, results, rows, now)
     return _write(batch, rows, now, probe_ms, incidents)
 
 
-def _status_before(camera: Camera) -> str:
-    health: CameraHealth | None = getattr(camera, "health", None)
-    return health.status if health else damping.UNKNOWN
+# The URL shape nearly every camera has, with an IPv4 host spelled as ipaddress accepts it (no
+# leading zeros): urlsplit would give exactly this host, so its /24 is the first three octets.
+# Anything else (names, userinfo, brackets, odd spellings) is left to upstream.segment_of.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PLAIN_IPV4_URL = re.compile(
+    rf"(?:rtsp|https?)://({_OCTET}\.{_OCTET}\.{_OCTET})\.{_OCTET}(?::[0-9]*)?(?:[/?#].*)?", re.S
+)
 
 
-def _apply_windows_and_upstream(
-    cameras: Sequence[Camera],
-    results: Sequence[ProbeResult],
-    rows: list[_Row],
-    now: datetime,
-    pushed: Collection[int] = (),
-) -> tuple[list[_Row], upstream.Plan]:
-    """Maintenance first (planned work explains any failure), then upstream suppression.
+def _segment(camera: _Camera) -> str:
+    """upstream.segment_of(camera's URLs) without a urlsplit and two ipaddress objects per URL."""
+    if camera.heartbeat is not None:
+        return ""  # behind NAT: no segment (as the Member built for it says)
+    for url in camera.urls:
+        if not url:
+            continue
+        plain = _PLAIN_IPV4_URL.fullmatch(url)
+        if plain is not None:
+            return f"{plain.group(1)}.0/24"
+        segment = upstream.segment_of((url,))
+        if segment:
+            return segment
+    return ""
 
-    `pushed`: ids of the cameras in push mode, whose addresses (behind NAT) form no segment.
+
+def _suppression_candidates(
+    cameras: Sequence[_Camera], results: Sequence[ProbeResult], rows: Sequence[_Row]
+) -> list[upstream.Member]:
+    """The members upstream.plan needs to decide exactly what it would decide for all of them.
+
+    A group (owner and pole, or owner and segment) is suppressed only when all of its cameras
+    fail, and an incident is closed only by a camera that was upstream_down. So a camera that
+    answered, was not upstream_down, and shares no group with a failing camera can change no
+    decision; leaving it out spares the grouping of a whole healthy batch.
     """
-    in_window = windows.active_window_camera_ids([camera.pk for camera in cameras], now)
-    incidents = upstream.plan(
-        [
+    failing_poles: set[tuple[int, int]] = set()
+    failing_segments: set[tuple[int, str]] = set()
+    for camera, result in zip(cameras, results, strict=True):
+        if result.status == DOWN:
+            if camera.pole_id is not None:
+                failing_poles.add((camera.owner_id, camera.pole_id))
+            segment = _segment(camera)
+            if segment:
+                failing_segments.add((camera.owner_id, segment))
+    members = []
+    for camera, result, row in zip(cameras, results, rows, strict=True):
+        failing = result.status == DOWN
+        previous = camera.previous.status
+        if not (
+            failing
+            or previous == upstream.UPSTREAM_DOWN
+            or (camera.owner_id, camera.pole_id) in failing_poles
+            or (failing_segments and (camera.owner_id, _segment(camera)) in failing_segments)
+        ):
+            continue
+        members.append(
             upstream.Member(
                 camera_id=camera.pk,
                 owner_id=camera.owner_id,
-                pole_id=camera.site.pole_id,
-                urls=()
-                if camera.pk in pushed
-                else (camera.rtsp_url, camera.snapshot_url, camera.onvif_url),
-                failing=result.status == DOWN,
+                pole_id=camera.pole_id,
+                urls=() if camera.heartbeat is not None else camera.urls,
+                failing=failing,
                 reason=result.reason,
                 damped_down=row.state.status == damping.DOWN,
-                previous=_status_before(camera),
+                previous=previous,
             )
-            for camera, result, row in zip(cameras, results, rows, strict=True)
-            if camera.pk not in in_window
-        ]
+        )
+    return members
+
+
+def _apply_windows_and_upstream(
+    cameras: Sequence[_Camera],
+    results: Sequence[ProbeResult],
+    rows: list[_Row],
+    now: datetime,
+) -> tuple[list[_Row], upstream.Plan]:
+    """Maintenance first (planned work explains any failure), then upstream suppression.
+
+    Cameras in push mode (behind NAT) form no segment: only their pole groups them.
+    """
+    in_window = windows.active_window_camera_ids([camera.pk for camera in cameras], now)
+    outside = [
+        (camera, result, row)
+        for camera, result, row in zip(cameras, results, rows, strict=True)
+        if camera.pk not in in_window
+    ]
+    incidents = upstream.plan(
+        _suppression_candidates(
+            [camera for camera, _result, _row in outside],
+            [result for _camera, result, _row in outside],
+            [row for _camera, _result, row in outside],
+        )
     )
     if not in_window and not incidents.suppressed:
         return rows, incidents
@@ -414,7 +529,7 @@ def _apply_windows_and_upstream(
         else:
             decided.append(row)
             continue
-        before = _status_before(camera)
+        before = camera.previous.status
         decided.append(
             replace(row, state=state, old_status=before if state.status != before else None)
         )
@@ -473,6 +588,28 @@ def _write(
     return BatchReport(len(written), len(changed), probe_ms, db_write_ms)
 
 
+# Arrays travel as PostgreSQL array literals built with str.join. psycopg adapts a Python list
+# element by element (scanning it for the element type first): for the dozen 2,000-element
+# arrays of a batch that cost several times more CPU than the statement's round trip.
+
+
+def _ints(values: Sequence[int | None]) -> str:
+    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
+
+
+def _bools(values: Sequence[bool]) -> str:
+    return "{" + ",".join("t" if value else "f" for value in values) + "}"
+
+
+def _texts(values: Sequence[str]) -> str:
+    # Every element quoted, so empty strings, commas, braces and the word NULL stay text.
+    return (
+        "{"
+        + ",".join('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"' for value in values)
+        + "}"
+    )
+
+
 def _upsert_health(cursor, sweep_id: int, rows: Sequence[_Row], now: datetime) -> set[int]:
     """Latest state of every camera of the batch in one statement; returns the ids written.
 
@@ -481,6 +618,7 @@ def _upsert_health(cursor, sweep_id: int, rows: Sequence[_Row], now: datetime) -
     if not rows:
         return set()
     table = CameraHealth._meta.db_table
+    states = [row.state for row in rows]
     cursor.execute(
         f"""
         INSERT INTO {table} AS h (
@@ -519,17 +657,17 @@ def _upsert_health(cursor, sweep_id: int, rows: Sequence[_Row], now: datetime) -
         {
             "now": now,
             "sweep": sweep_id,
-            "camera_id": [row.camera_id for row in rows],
-            "status": [row.state.status for row in rows],
-            "reason": [row.state.reason[:24] for row in rows],
-            "changed": [row.old_status is not None for row in rows],
-            "observed": [row.observed for row in rows],
-            "fail_streak": [row.state.fail_streak for row in rows],
-            "ok_streak": [row.state.ok_streak for row in rows],
-            "latency_ms": [row.latency_ms for row in rows],
-            "image_hash": [row.image_hash for row in rows],
-            "image_checked": [row.image_checked for row in rows],
-            "clock_checked": [row.clock_checked for row in rows],
+            "camera_id": _ints([row.camera_id for row in rows]),
+            "status": _texts([state.status for state in states]),
+            "reason": _texts([state.reason[:24] for state in states]),
+            "changed": _bools([row.old_status is not None for row in rows]),
+            "observed": _texts([row.observed for row in rows]),
+            "fail_streak": _ints([state.fail_streak for state in states]),
+            "ok_streak": _ints([state.ok_streak for state in states]),
+            "latency_ms": _ints([row.latency_ms for row in rows]),
+            "image_hash": _texts([row.image_hash for row in rows]),
+            "image_checked": _bools([row.image_checked for row in rows]),
+            "clock_checked": _bools([row.clock_checked for row in rows]),
         },
     )
     return {camera_id for (camera_id,) in cursor.fetchall()}
@@ -548,10 +686,10 @@ def _insert_changes(cursor, sweep_id: int, rows: Sequence[_Row], now: datetime) 
         [
             sweep_id,
             now,
-            [row.camera_id for row in rows],
-            [row.old_status for row in rows],
-            [row.state.status for row in rows],
-            [row.state.reason for row in rows],
+            _ints([row.camera_id for row in rows]),
+            _texts([row.old_status for row in rows]),
+            _texts([row.state.status for row in rows]),
+            _texts([row.state.reason for row in rows]),
         ],
     )
 
@@ -566,7 +704,11 @@ def _open_outages(cursor, rows: Sequence[_Row], now: datetime) -> None:
         FROM unnest(%s::bigint[], %s::varchar[]) AS u (camera_id, reason)
         ON CONFLICT DO NOTHING
         """,
-        [now, [row.camera_id for row in rows], [row.state.reason[:24] for row in rows]],
+        [
+            now,
+            _ints([row.camera_id for row in rows]),
+            _texts([row.state.reason[:24] for row in rows]),
+        ],
     )
 
 
@@ -574,5 +716,5 @@ def _close_outages(cursor, rows: Sequence[_Row], now: datetime) -> None:
     cursor.execute(
         f"UPDATE {Outage._meta.db_table} SET ended_at = %s "
         "WHERE ended_at IS NULL AND camera_id = ANY(%s::bigint[])",
-        [now, [row.camera_id for row in rows]],
+        [now, _ints([row.camera_id for row in rows])],
     )
