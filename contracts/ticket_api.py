@@ -36,6 +36,7 @@ from contracts.ticket_serializers import (
 from partners.serializers import ReasonSerializer
 from portal.api import ScopedViewSet
 from portal.errors import ServiceError
+from sites.health_api import NewestFirst
 from sites.models import Camera
 
 
@@ -75,6 +76,12 @@ _LIST_PARAMETERS = [
 ]
 
 
+class NewestOpenedFirst(NewestFirst):
+    """Cursor pages in the selector's order, newest ticket first (opened_at is indexed)."""
+
+    ordering = ("-opened_at", "-id")
+
+
 @extend_schema_view(
     list=extend_schema(
         summary=_("Maintenance tickets you may see, newest first"), parameters=_LIST_PARAMETERS
@@ -91,6 +98,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
     serializer_class = TicketSerializer
     # Filters are the selector's (validated by TicketFilterSerializer), not a filterset.
     filter_backends: list = []
+    pagination_class = NewestOpenedFirst
 
     def get_queryset(self) -> QuerySet[MaintenanceTicket]:
         if getattr(self, "swagger_fake_view", False):  # schema generation

@@ -33,6 +33,7 @@ from portal.permissions import get_scoped_or_404
 from portal.ratelimit import Limit, RateLimited, client_ip
 from portal.roles import is_officer, is_operator
 from sites import request_selectors, request_services
+from sites.api import NewestIdFirst
 from sites.models import CoverageRequest, ResidentContact, Site
 from sites.request_serializers import (
     ContactSerializer,
@@ -148,6 +149,9 @@ class PublicRequestViewSet(
     lookup_field = "reference"
     lookup_value_regex = REFERENCE_REGEX
     filter_backends = []
+    # Cursor pages, newest first by id (the primary key index; the selector's created_at order
+    # would sort every public request): no COUNT and no OFFSET over every request in the city.
+    pagination_class = NewestIdFirst
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):

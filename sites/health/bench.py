@@ -291,10 +291,12 @@ class RssSampler(threading.Thread):
 
 
 @contextlib.contextmanager
-def bench_database(keep: bool, out: Out):
-    """Switch the default connection to a fresh "<dbname>_bench" database for the block."""
+def bench_database(keep: bool, out: Out, *, suffix: str = "_bench"):
+    """Switch the default connection to a fresh "<dbname><suffix>" database for the block.
+
+    Each benchmark passes its own suffix so two of them can run at once."""
     original = connection.settings_dict["NAME"]
-    name = f"{original}_bench"
+    name = f"{original}{suffix}"
     quoted = connection.ops.quote_name(name)
     connection.close()
     with connection.cursor() as cursor:

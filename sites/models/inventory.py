@@ -147,6 +147,8 @@ class Site(models.Model):
             # Nearest active site to a point (request priority, planning): a bounding box on
             # the active sites only.
             models.Index(fields=["status", "lat", "lon"], name="site_status_lat_lon"),
+            # Site lists are newest first.
+            models.Index(fields=["-created_at", "id"], name="site_newest"),
         ]
         constraints = [
             models.CheckConstraint(

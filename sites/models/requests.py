@@ -214,6 +214,8 @@ class CoverageRequest(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
+            # The public list and the officers' lists are newest first.
+            models.Index(fields=["-created_at", "-id"], name="request_newest"),
             models.Index(fields=["status", "kelurahan"], name="request_status_kelurahan"),
             models.Index(fields=["lat", "lon"], name="request_lat_lon"),
         ]

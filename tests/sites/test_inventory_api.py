@@ -180,7 +180,7 @@ def test_inventory_list_query_count_does_not_grow_with_rows(owner, host, pole_ow
     client = api_as(type(owner).objects.get(pk=owner.pk))
     with CaptureQueriesContext(connection) as four:
         response = client.get(f"/api/{resource}/")
-    assert response.json()["count"] == 4
+    assert len(response.json()["results"]) == 4
     assert len(four) == len(one)
 
 
@@ -394,7 +394,7 @@ def test_camera_register_through_the_api_checks_the_network(owner, host, ours):
 def test_camera_filters_by_site_status(owner, host, ours, approver):
     site = Site.objects.get(pk=ours["sites"])
     client = api_as(owner)
-    assert client.get("/api/cameras/", {"site_status": "active"}).json()["count"] == 0
+    assert client.get("/api/cameras/", {"site_status": "active"}).json()["results"] == []
     services.site_start_installation(site=site, actor=approver)
     services.site_confirm_installation(site=site, actor=approver)
     rows = client.get("/api/cameras/", {"site_status": SiteStatus.ACTIVE}).json()["results"]

@@ -214,7 +214,7 @@ def test_public_list_query_count_is_constant(
             submitted(committed, mailoutbox, contact=f"n{number}@example.test")
     with django_assert_max_num_queries(4):
         response = api.get("/api/requests/")
-    assert response.json()["count"] == 6
+    assert len(response.json()["results"]) == 6
 
 
 def test_nearby_lists_duplicates_before_submitting(api, committed, mailoutbox):

@@ -26,7 +26,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
 
@@ -55,24 +55,12 @@ class _Rollback(Exception):
 
 @contextlib.contextmanager
 def _throwaway_database():
-    """Switch the default connection to a fresh, migrated "<dbname>_benchmap" for the block."""
-    original = connection.settings_dict["NAME"]
-    quoted = connection.ops.quote_name(f"{original}_benchmap")
-    connection.close()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {quoted}")
-    connection.close()
-    connection.settings_dict["NAME"] = f"{original}_benchmap"
-    try:
+    """A fresh, migrated "<dbname>_benchmap" for the block (sites.health.bench's helper)."""
+    from sites.health.bench import bench_database
+
+    with bench_database(False, lambda line: None, suffix="_benchmap"):
         call_command("migrate", verbosity=0, stdout=io.StringIO())
         yield
-    finally:
-        connections.close_all()
-        connection.settings_dict["NAME"] = original
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
-        connection.close()
 
 
 def _seed(missing: int, rng: random.Random) -> None:
