@@ -76,12 +76,17 @@ def worker(areas_after_flush, tmp_path):
         log.close()
 
 
+MESSAGE_END = "-" * 79
+
+
 def _wait_for_mail(mail_dir: Path, process, log: Path, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         files = sorted(mail_dir.glob("*.log")) if mail_dir.exists() else []
-        if files:
-            return files[0].read_text()
+        # The file backend creates the file before it writes the message; the line of dashes
+        # it writes after each message says the message is complete.
+        if files and MESSAGE_END in (text := files[0].read_text()):
+            return text
         if process.poll() is not None:
             pytest.fail(f"worker exited early:\n{log.read_text()}")
         time.sleep(0.2)
