@@ -344,8 +344,9 @@ def contract_set_party(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _pick(rows, pk: int):
-    found = next((row for row in rows if row.pk == pk), None)
+def _pick(rows, **match):
+    """The row of `rows` (already prefetched with the contract) whose fields equal `match`; 404."""
+    found = next((row for row in rows if all(getattr(row, k) == v for k, v in match.items())), None)
     if found is None:
         raise Http404
     return found
@@ -355,9 +356,7 @@ def _pick(rows, pk: int):
 @require_POST
 def contract_remove_party(request: HttpRequest, pk: int, partner_pk: int) -> HttpResponse:
     contract = _officer_contract(request, pk)
-    party = next((p for p in contract.parties.all() if p.partner_id == partner_pk), None)
-    if party is None:
-        raise Http404
+    party = _pick(contract.parties.all(), partner_id=partner_pk)
     return _button(
         request,
         lambda: services.contract_remove_party(
@@ -387,7 +386,7 @@ def contract_add_share(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def contract_remove_share(request: HttpRequest, pk: int, share_pk: int) -> HttpResponse:
     contract = _officer_contract(request, pk)
-    share = _pick(contract.shares.all(), share_pk)
+    share = _pick(contract.shares.all(), pk=share_pk)
     return _button(
         request,
         lambda: services.contract_remove_share(contract=contract, actor=request.user, share=share),
@@ -415,9 +414,7 @@ def contract_add_site(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def contract_remove_site(request: HttpRequest, pk: int, site_pk: int) -> HttpResponse:
     contract = _officer_contract(request, pk)
-    entry = next((e for e in contract.covered_sites.all() if e.site_id == site_pk), None)
-    if entry is None:
-        raise Http404
+    entry = _pick(contract.covered_sites.all(), site_id=site_pk)
     return _button(
         request,
         lambda: services.contract_remove_site(
@@ -453,7 +450,7 @@ def contract_add_obligation(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def contract_remove_obligation(request: HttpRequest, pk: int, obligation_pk: int) -> HttpResponse:
     contract = _officer_contract(request, pk)
-    obligation = _pick(contract.obligations.all(), obligation_pk)
+    obligation = _pick(contract.obligations.all(), pk=obligation_pk)
     return _button(
         request,
         lambda: services.contract_remove_obligation(
