@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, Greatest, Least
+from django.db import connection
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 
 from portal.permissions import partner_ids_for, scope_queryset
 from portal.roles import is_officer, is_operator
+from sites.health import windows
 from sites.health.sweeps import CHECKED_SITE_STATUSES
 from sites.models import (
     Camera,
@@ -175,34 +176,55 @@ def camera_history(user, camera: Camera, *, page: int = 1, per_page: int = 25) -
 def camera_availability(
     user, camera: Camera, days: int = 30, *, now: datetime | None = None
 ) -> Decimal:
-    """Percentage of the last `days` the camera was not in an outage, to two decimals.
+    """Percentage of the last `days` the camera was not in an outage, to two decimals, with time
+    inside its maintenance windows left out of both the count and the window.
 
     The window starts at installation when that is more recent. Time before the first check and
-    open outages up to now count as they stand. Maintenance windows are not yet excluded: they
-    arrive with the next slice of the health checks, and then leave both numerator and window.
+    open outages up to now count as they stand. One statement: the windows' occurrences and the
+    outages become PostgreSQL multiranges, so overlapping windows count once and an outage
+    during planned work costs nothing.
     """
     now = now or timezone.now()
     start = now - timedelta(days=days)
     if camera.installed_at and camera.installed_at > start:
         start = camera.installed_at
-    window = now - start
-    if window <= timedelta(0):
+    if now <= start:
         return Decimal("100.00")
-    overlapping = (
-        outages(user)
-        .filter(camera=camera, started_at__lt=now)
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+    # Only outages the user may see (the caller already found the camera in their scope).
+    outage_sql, outage_params = (
+        outages(user).filter(camera=camera).values("started_at", "ended_at").query.sql_with_params()
     )
-    down = overlapping.aggregate(
-        down=Sum(
-            ExpressionWrapper(
-                Least(Coalesce("ended_at", Value(now)), Value(now))
-                - Greatest("started_at", Value(start)),
-                output_field=DurationField(),
+    # The window SQL repeats its bounds: it reads them from the CTE, so each is passed once.
+    occurrences = windows.occurrences_sql("(SELECT a FROM span)", "(SELECT b FROM span)")
+    seconds = "(SELECT coalesce(sum(extract(epoch FROM upper(r) - lower(r))), 0) FROM unnest({}) r)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH span AS (
+                SELECT %s::timestamptz AS a, %s::timestamptz AS b,
+                       tstzmultirange(tstzrange(%s::timestamptz, %s::timestamptz)) AS s
+            ),
+            planned AS (
+                SELECT coalesce(range_agg(tstzrange(o.occ_start, o.occ_end)),
+                                '{{}}'::tstzmultirange) * (SELECT s FROM span) AS m
+                FROM ({occurrences}) AS o WHERE o.camera_id = %s
+            ),
+            down AS (
+                SELECT coalesce(range_agg(tstzrange(d.started_at,
+                                                    coalesce(d.ended_at, 'infinity'))),
+                                '{{}}'::tstzmultirange) * (SELECT s FROM span) AS m
+                FROM ({outage_sql}) AS d
             )
+            SELECT {seconds.format("(SELECT s FROM span)")} - {seconds.format("planned.m")},
+                   {seconds.format("down.m - planned.m")}
+            FROM planned, down
+            """,
+            [start, now, start, now, camera.pk, *outage_params],
         )
-    )["down"] or timedelta(0)
-    share = Decimal(1) - Decimal(down.total_seconds()) / Decimal(window.total_seconds())
+        window_seconds, down_seconds = cursor.fetchone()
+    if window_seconds <= 0:
+        return Decimal("100.00")  # all of it planned work: nothing was missed
+    share = Decimal(1) - Decimal(down_seconds) / Decimal(window_seconds)
     return (share * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from portal.roles import Role
-from sites import health_selectors
+from sites import health_selectors, maintenance_services
 from sites.models import (
     Camera,
     CameraHealth,
@@ -283,6 +283,78 @@ def test_camera_availability_counts_only_the_part_inside_the_window(host_a, appr
     )
     availability = health_selectors.camera_availability(approver, camera, days=30, now=now)
     assert availability == Decimal("98.33")
+
+
+def test_camera_availability_leaves_out_an_outage_during_planned_work(host_a, approver):
+    camera = make_camera(host_a, installed_at=timezone.now() - timedelta(days=400))
+    now = timezone.now()
+    outage(camera, started=timedelta(days=10), hours=6)
+    maintenance_services.window_create(
+        actor=approver,
+        camera=camera,
+        starts_at=now - timedelta(days=10, hours=1),
+        ends_at=now - timedelta(days=9, hours=17),
+        reason="Pole replaced",
+    )
+    # The 8-hour window covers the whole outage: nothing unplanned was missed.
+    assert health_selectors.camera_availability(approver, camera, days=30, now=now) == Decimal(
+        "100.00"
+    )
+
+
+def test_camera_availability_takes_daily_windows_out_of_the_period(host_a, approver):
+    camera = make_camera(host_a, installed_at=timezone.now() - timedelta(days=400))
+    now = timezone.now()
+    # 6 hours down outside any window; a 2-hour window every night for the whole 30 days.
+    outage(camera, started=timedelta(days=5, hours=12), hours=6)
+    first = now - timedelta(days=31)
+    maintenance_services.window_create(
+        actor=approver,
+        camera=camera,
+        starts_at=first,
+        ends_at=first + timedelta(hours=2),
+        reason="Nightly reboot",
+        recurrence="daily",
+    )
+    occurrences = [
+        (first + timedelta(days=k), first + timedelta(days=k, hours=2)) for k in range(32)
+    ]
+    start = now - timedelta(days=30)
+    planned = sum(
+        (min(end, now) - max(begin, start)).total_seconds()
+        for begin, end in occurrences
+        if end > start and begin < now
+    )
+    down = 6 * 3600 - sum(
+        max(
+            0.0,
+            (
+                min(end, now - timedelta(days=5, hours=6))
+                - max(begin, now - timedelta(days=5, hours=12))
+            ).total_seconds(),
+        )
+        for begin, end in occurrences
+    )
+    expected = (1 - Decimal(down) / Decimal(30 * 86400 - planned)) * 100
+    availability = health_selectors.camera_availability(approver, camera, days=30, now=now)
+    assert availability == expected.quantize(Decimal("0.01"))
+    assert availability < Decimal("99.17")  # the same 6 hours weigh more in a shorter period
+
+
+def test_camera_availability_is_100_when_the_whole_period_was_planned(host_a, approver):
+    camera = make_camera(host_a, installed_at=timezone.now() - timedelta(days=2))
+    now = timezone.now()
+    outage(camera, started=timedelta(days=1), hours=3)
+    maintenance_services.window_create(
+        actor=approver,
+        camera=camera,
+        starts_at=now - timedelta(days=3),
+        ends_at=now + timedelta(hours=1),
+        reason="Commissioning",
+    )
+    assert health_selectors.camera_availability(approver, camera, days=30, now=now) == Decimal(
+        "100.00"
+    )
 
 
 # --- /api/health/sweeps/ ------------------------------------------------------------------
