@@ -53,6 +53,7 @@ UNREACHABLE = "unreachable"
 MAX_REDIRECTS = 2
 _HEAD_LIMIT = 16 * 1024  # status line + headers; anything longer is not a camera talking
 _ONVIF_LIMIT = 64 * 1024
+_JPEG_SNIFF_BYTES = 16  # SOI marker and the first segment header: "this is a JPEG"
 # A frame this large would cost real memory to decode even at 1/8 scale.
 _MAX_PIXELS = 64_000_000
 _USER_AGENT = "MitraCCTV-health/1"
@@ -226,16 +227,24 @@ class _Exchange(asyncio.Protocol):
 
     __slots__ = (
         "what", "cap", "head_only", "timeout_detail", "future", "transport", "timer", "buffer",
-        "status", "headers", "start", "mode", "length", "body", "pos",
+        "status", "headers", "start", "mode", "length", "body", "pos", "prefix",
     )  # fmt: skip
 
     def __init__(
-        self, future: asyncio.Future, what: str, cap: int, head_only: bool, timeout_detail: str
+        self,
+        future: asyncio.Future,
+        what: str,
+        cap: int,
+        head_only: bool,
+        timeout_detail: str,
+        prefix: int = 0,
     ) -> None:
         self.future = future
         self.what = what
         self.cap = cap
         self.head_only = head_only
+        # > 0: the body's first `prefix` bytes are all the caller needs; hang up once they are in.
+        self.prefix = prefix
         self.timeout_detail = timeout_detail
         self.transport: asyncio.Transport | None = None
         self.timer: asyncio.TimerHandle | None = None
@@ -340,7 +349,7 @@ class _Exchange(asyncio.Protocol):
             if self.length < 0:
                 self._fail(DOWN, HTTP_ERROR, "malformed answer body")
                 return
-            if self.length > self.cap:
+            if self.length > self.cap and not self.prefix:
                 self._fail(DOWN, BAD_IMAGE, f"answer larger than {self.cap} bytes")
                 return
             self.mode = "length"
@@ -351,10 +360,13 @@ class _Exchange(asyncio.Protocol):
     def _body(self) -> None:
         buffer = self.buffer
         if self.mode == "length":
-            if len(buffer) - self.start >= self.length:
-                self._finish(bytes(buffer[self.start : self.start + self.length]))
+            need = min(self.length, self.prefix) if self.prefix else self.length
+            if len(buffer) - self.start >= need:
+                self._finish(bytes(buffer[self.start : self.start + need]))
         elif self.mode == "eof":
-            if len(buffer) - self.start > self.cap:
+            if self.prefix and len(buffer) - self.start >= self.prefix:
+                self._finish(bytes(buffer[self.start : self.start + self.prefix]))
+            elif len(buffer) - self.start > self.cap:
                 self._fail(DOWN, BAD_IMAGE, f"answer larger than {self.cap} bytes")
         else:
             self._chunks()
@@ -379,7 +391,7 @@ class _Exchange(asyncio.Protocol):
             if size == 0:
                 self._finish(bytes(self.body))
                 return
-            if len(self.body) + size > self.cap:
+            if len(self.body) + size > self.cap and not self.prefix:
                 self._fail(DOWN, BAD_IMAGE, f"answer larger than {self.cap} bytes")
                 return
             data_end = line_end + 2 + size
@@ -387,6 +399,9 @@ class _Exchange(asyncio.Protocol):
                 break
             self.body += buffer[line_end + 2 : data_end]
             pos = data_end + 2
+            if self.prefix and len(self.body) >= self.prefix:
+                self._finish(bytes(self.body[: self.prefix]))
+                return
         # Keep only what is not parsed yet: memory stays bounded by one chunk, not the stream.
         del buffer[:pos]
         self.pos = 0
@@ -421,6 +436,7 @@ async def _exchange(
     cap: int,
     head_only: bool,
     timeout_detail: str,
+    prefix: int = 0,
 ) -> tuple[int, dict[str, str], bytes]:
     """Connect to the checked IP, send `request`, and return (status, headers, body)."""
     loop = asyncio.get_running_loop()
@@ -433,7 +449,7 @@ async def _exchange(
     timer = loop.call_later(config.connect_timeout, _expire, task, expired)
     try:
         transport, protocol = await loop.create_connection(
-            lambda: _Exchange(future, what, cap, head_only, timeout_detail),
+            lambda: _Exchange(future, what, cap, head_only, timeout_detail, prefix),
             target.ip,
             target.port,
             ssl=tls,
@@ -543,6 +559,7 @@ async def _http_once(
     content_type: str,
     authorization: str | None,
     cap: int,
+    prefix: int = 0,
 ) -> tuple[int, dict[str, str], bytes]:
     lines = [
         f"{method} {target.path} HTTP/1.1",
@@ -564,6 +581,7 @@ async def _http_once(
         cap=cap,
         head_only=False,
         timeout_detail=f"{method} {target.url} got no full answer in time",
+        prefix=prefix,
     )
 
 
@@ -576,6 +594,7 @@ async def _http_fetch(
     body: bytes = b"",
     content_type: str = "",
     cap: int,
+    prefix: int = 0,
     first: Target | None = None,
 ) -> bytes:
     target = first or await _resolve(url, spec, config)
@@ -591,6 +610,7 @@ async def _http_fetch(
             content_type=content_type,
             authorization=authorization,
             cap=cap,
+            prefix=prefix,
         )
         if status == 200:
             return payload
@@ -635,12 +655,12 @@ def _check_image(jpeg: bytes, spec: ProbeSpec, config: ProbeConfig) -> str:
     usable picture."""
     if not jpeg.startswith(b"\xff\xd8\xff"):
         raise _Outcome(DOWN, BAD_IMAGE, "snapshot is not a JPEG")
+    if not spec.check_image:
+        # Only the first bytes were read (see _ladder); the whole frame, its end marker and its
+        # hash (frozen = same frame as the last image check) wait for the image check.
+        return ""
     if not jpeg.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9"):
         raise _Outcome(DOWN, BAD_IMAGE, "snapshot JPEG is truncated")
-    if not spec.check_image:
-        # The hash only matters to the image check (frozen = same frame as the last image check),
-        # and hashing a full-size snapshot costs more than the rest of a probe.
-        return ""
     image_hash = hashlib.sha256(jpeg).hexdigest()
     try:
         luminance = _mean_luminance(jpeg)
@@ -710,6 +730,9 @@ async def _ladder(spec: ProbeSpec, config: ProbeConfig, found: dict[str, str]) -
             spec,
             config,
             cap=config.max_snapshot_bytes,
+            # Between image checks, the JPEG's first bytes show the camera serves pictures: the
+            # rest (a few hundred kB a camera, 60,000 cameras every few minutes) stays unsent.
+            prefix=0 if spec.check_image else _JPEG_SNIFF_BYTES,
             first=targets["snapshot"],
         )
         found["image_hash"] = _check_image(jpeg, spec, config)

@@ -35,6 +35,7 @@ SNAPSHOT_PATH = "/snapshot.jpg"
 ONVIF_PATH = "/onvif/device_service"
 _SCENES = 8
 _REQUEST_LIMIT = 8192
+LISTENERS_PER_PORT = 8
 _PER_X = 256 * 254  # addresses per 127.X.0.0/16, skipping .0 and .255 in the last octet
 _CSEQ = re.compile(rb"\r\nCSeq:\s*(\d{1,9})", re.I)
 _CONTENT_LENGTH = re.compile(rb"\r\nContent-Length:\s*(\d{1,7})", re.I)
@@ -222,17 +223,29 @@ class FleetSimulator:
 
     async def start(self, *, host: str = "0.0.0.0", http_port: int = 0, rtsp_port: int = 0) -> None:
         """Listen; port 0 picks a free port (read back from http_port / rtsp_port)."""
+        http = await self._listen(host, http_port, rtsp=False)
+        rtsp = await self._listen(host, rtsp_port, rtsp=True)
+        self._servers = http + rtsp
+        self.http_port = http[0].sockets[0].getsockname()[1]
+        self.rtsp_port = rtsp[0].sockets[0].getsockname()[1]
+
+    async def _listen(self, host: str, port: int, *, rtsp: bool) -> list[asyncio.Server]:
+        """LISTENERS_PER_PORT sockets sharing the port (SO_REUSEPORT), each its own backlog.
+
+        A real fleet is 60,000 listeners; one socket for all of them would have one accept queue
+        (capped by net.core.somaxconn, 4096 here), and a sweep opening thousands of connections
+        at once overflows it: the kernel drops the SYNs, the checker retries after a second,
+        and the simulator, not the cameras or the checker, sets the pace.
+        """
         loop = asyncio.get_running_loop()
-        # A deep backlog: a sweep opens thousands of connections in the same instant.
-        http = await loop.create_server(
-            lambda: _CameraProtocol(self, rtsp=False), host, http_port, backlog=8192
-        )
-        rtsp = await loop.create_server(
-            lambda: _CameraProtocol(self, rtsp=True), host, rtsp_port, backlog=8192
-        )
-        self._servers = [http, rtsp]
-        self.http_port = http.sockets[0].getsockname()[1]
-        self.rtsp_port = rtsp.sockets[0].getsockname()[1]
+        servers: list[asyncio.Server] = []
+        for _ in range(LISTENERS_PER_PORT):
+            server = await loop.create_server(
+                lambda: _CameraProtocol(self, rtsp=rtsp), host, port, backlog=8192, reuse_port=True
+            )
+            port = server.sockets[0].getsockname()[1]  # port 0: the first picks, the rest join
+            servers.append(server)
+        return servers
 
     async def stop(self) -> None:
         for server in self._servers:

@@ -7,6 +7,7 @@ import io
 import random
 import re
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,13 @@ import pytest
 from PIL import Image
 
 from sites.health.policy import ApprovedNetwork
-from sites.health.probes import ProbeConfig, ProbeSpec, probe_camera, spec_for_camera
+from sites.health.probes import (
+    ProbeConfig,
+    ProbeSpec,
+    loop_factory,
+    probe_camera,
+    spec_for_camera,
+)
 from tests import factories
 
 LOOPBACK_NETS = (
@@ -193,6 +200,62 @@ def test_probe_camera_times_out_on_a_server_that_never_answers():
     assert elapsed < 1.5
 
 
+@contextlib.contextmanager
+def _threaded_rtsp(answer: bytes | None):
+    """An RTSP camera on its own thread, so it answers while the probing loop is stuck."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+    done = threading.Event()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(4096)
+                if answer is not None:
+                    time.sleep(0.1)  # answers in time, but while the checker's loop is stuck
+                    conn.sendall(answer)
+                done.wait(5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        done.set()
+        listener.close()
+        thread.join(5)
+
+
+def _probe_with_a_stalled_loop(port: int):
+    async def scenario():
+        # Soon after the request is sent, the loop is busy for three read timeouts (as when a
+        # large batch decodes its frames): the deadline timer can only run long after its time.
+        asyncio.get_running_loop().call_later(0.05, time.sleep, 1.0)
+        return await _probe({"rtsp_url": f"rtsp://127.0.0.1:{port}/live"})
+
+    # On the sweeps' own loop: uvloop (libuv) runs due timers before it polls for I/O, so it is
+    # where a late timer could beat an answer that is already waiting.
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        return runner.run(scenario())
+
+
+def test_probe_camera_answer_waiting_while_the_checker_was_busy_is_not_a_timeout():
+    with _threaded_rtsp(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n") as port:
+        result, elapsed = _probe_with_a_stalled_loop(port)
+
+    assert (result.status, result.reason) == ("up", "ok")
+    assert elapsed > 1.0  # the loop really was stuck past the 0.3 s read timeout
+
+
+def test_probe_camera_silent_camera_still_times_out_when_the_checker_was_busy():
+    with _threaded_rtsp(None) as port:
+        result, elapsed = _probe_with_a_stalled_loop(port)
+
+    assert (result.status, result.reason) == ("down", "timeout")
+    assert elapsed < 1.5
+
+
 def test_probe_camera_cuts_off_a_slow_drip_at_the_deadline():
     async def drip(camera, reader, writer):
         await camera.read_request(reader)
@@ -202,7 +265,7 @@ def test_probe_camera_cuts_off_a_slow_drip_at_the_deadline():
             await writer.drain()
             await asyncio.sleep(0.02)
 
-    result, elapsed, _ = _snapshot_probe(drip)
+    result, elapsed, _ = _snapshot_probe(drip, spec={"check_image": True})
 
     assert (result.status, result.reason) == ("down", "timeout")
     assert elapsed < 1.5
@@ -219,7 +282,9 @@ def test_probe_camera_stops_reading_an_endless_body_at_the_byte_cap(chunked):
             writer.write(b"1000\r\n" + block + b"\r\n" if chunked else block)
             await writer.drain()
 
-    result, elapsed, _ = _snapshot_probe(endless, max_snapshot_bytes=16 * 1024, read_timeout=5)
+    result, elapsed, _ = _snapshot_probe(
+        endless, spec={"check_image": True}, max_snapshot_bytes=16 * 1024, read_timeout=5
+    )
 
     assert (result.status, result.reason) == ("down", "bad_image")
     assert "larger than" in result.detail
@@ -228,6 +293,38 @@ def test_probe_camera_stops_reading_an_endless_body_at_the_byte_cap(chunked):
 
 def test_probe_camera_refuses_a_declared_length_above_the_cap_without_reading_it():
     response = b"HTTP/1.1 200 OK\r\nContent-Length: 999999999\r\n\r\n\xff\xd8"
+
+    result, _, _ = _snapshot_probe(answer(response), spec={"check_image": True})
+
+    assert (result.status, result.reason) == ("down", "bad_image")
+
+
+def test_probe_camera_between_image_checks_reads_only_the_first_bytes_of_the_snapshot():
+    sent_all = []
+
+    async def big_picture(camera, reader, writer):
+        await camera.read_request(reader)
+        # A 5 MB frame (above the cap) whose first bytes come at once and the rest never.
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\n\r\n" + PICTURE[:64])
+        await writer.drain()
+        await asyncio.sleep(2)
+        sent_all.append(True)
+
+    result, elapsed, _ = _snapshot_probe(big_picture, read_timeout=1.5)
+
+    assert (result.status, result.reason) == ("up", "ok")
+    assert elapsed < 1.0  # hung up after the first bytes: no wait for the rest, no timeout
+    assert not sent_all
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_probe_camera_between_image_checks_a_page_instead_of_a_jpeg_is_a_bad_image(chunked):
+    page = b"<html><body>Please log in to view this camera</body></html>"
+    if chunked:
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(page), page)
+        response = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    else:
+        response = _http("200 OK", page)
 
     result, _, _ = _snapshot_probe(answer(response))
 
