@@ -27,6 +27,7 @@ from contracts.ticket_services import (
 from portal.permissions import get_scoped_or_404, partner_ids_for, scope_queryset
 from portal.roles import is_officer, is_operator
 from sites.models import Site
+from sites.selectors import kelurahan_ids_in_kota
 
 _ACTIVE = [str(status) for status in ACTIVE_TICKET_STATUSES]
 
@@ -76,7 +77,8 @@ def ticket_list(*, user, filters: dict | None = None) -> QuerySet[MaintenanceTic
     if filters.get("responsible"):
         tickets = tickets.filter(responsible_id=_id(filters["responsible"]))
     if filters.get("kota"):
-        tickets = tickets.filter(site__kelurahan__parent__parent_id=_id(filters["kota"]))
+        kelurahan = kelurahan_ids_in_kota(kota_id=_id(filters["kota"]))
+        tickets = tickets.filter(site__kelurahan_id__in=kelurahan)
     if filters.get("contract"):
         tickets = tickets.filter(contract_id=_id(filters["contract"]))
     if _truthy(filters.get("overdue")):

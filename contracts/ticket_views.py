@@ -16,9 +16,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request as ApiRequest
 
 from contracts import ticket_selectors, ticket_services
 from contracts.models import MaintenanceTicket, TicketStatus
+from contracts.ticket_api import NewestOpenedFirst
 from contracts.ticket_forms import (
     NoteWithPhotoForm,
     OptionalNoteForm,
@@ -125,15 +128,22 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     filter_form = TicketFilterForm(request.GET or None, user=user)
     tickets = ticket_selectors.ticket_list(user=user, filters=filter_form.filters())
-    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Cursor pages in the API's order: no COUNT over everything the user may see (for a partner
+    # that joins every ticket to its site) and no OFFSET.
+    paginator = NewestOpenedFirst()
+    try:
+        rows = paginator.paginate_queryset(tickets, ApiRequest(request))
+    except NotFound:  # a cursor that was tampered with
+        raise Http404 from None
     officer_view = is_officer(user) or is_operator(user)
     return render(
         request,
         "contracts/ticket_list.html",
         {
             "filter_form": filter_form,
-            "page": page,
-            "tickets": _with_clocks(page.object_list),
+            "previous_url": paginator.get_previous_link(),
+            "next_url": paginator.get_next_link(),
+            "tickets": _with_clocks(rows),
             "title": _("Maintenance tickets") if officer_view else _("My tickets"),
             "show_responsible": officer_view,
             "can_open": ticket_selectors.ticket_site_choices(user=user).exists(),

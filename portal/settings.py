@@ -378,6 +378,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=10),
         "options": {"expires": 6 * 60 * 60},
     },
+    # The officers' queue reads a stored priority; its "recent requests nearby" part ages daily.
+    "requests-priority": {
+        "task": "sites.tasks.refresh_request_priorities",
+        "schedule": crontab(hour=3, minute=40),
+        "options": {"expires": 6 * 60 * 60},
+    },
 }
 
 # --- API ----------------------------------------------------------------------------------------

@@ -330,7 +330,7 @@ class RequestCountsView(PublicEndpoint, APIView):
         summary=_("Verified requests per kelurahan (merged duplicates counted once)"),
     )
     def get(self, request: Request) -> Response:
-        rows = request_selectors.request_counts_by_kelurahan()
+        rows = request_selectors.request_counts_by_kelurahan_cached()
         return Response(CountSerializer(rows, many=True).data)
 
 

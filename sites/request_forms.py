@@ -9,6 +9,8 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from sites.models import Area, DeclineTemplate, RequestCategory, RequestStatus, Site
@@ -129,6 +131,37 @@ class DeleteForm(forms.Form):
 # --- Public list and officer queue -----------------------------------------------------------
 
 
+class QuickSelect(forms.Select):
+    """A <select> written out in Python, the same HTML as Django's own: Django renders every
+    option through a template, and the 267 kelurahan of the list filters took a third of the
+    request pages' time."""
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        widget = self.get_context(name, value, attrs)["widget"]
+        parts = [f'<select name="{escape(widget["name"])}"{_attrs(widget["attrs"])}>']
+        for group_name, options, _index in widget["optgroups"]:
+            if group_name:
+                parts.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
+            parts += [
+                f'\n  <option value="{escape(option["value"])}"{_attrs(option["attrs"])}>'
+                f"{conditional_escape(option['label'])}</option>\n"
+                for option in options
+            ]
+            if group_name:
+                parts.append("\n  </optgroup>")
+        parts.append("\n</select>")
+        return mark_safe("".join(parts))  # every part above is escaped
+
+
+def _attrs(attrs: dict) -> str:
+    """HTML attributes as django/forms/widgets/attrs.html writes them."""
+    return "".join(
+        f" {escape(name)}" if value is True else f' {escape(name)}="{escape(value)}"'
+        for name, value in attrs.items()
+        if value is not False
+    )
+
+
 class PublicFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=_("Status"),
@@ -150,6 +183,7 @@ class PublicFilterForm(forms.Form):
         required=False,
         to_field_name="code",
         empty_label=_("All of Jakarta"),
+        widget=QuickSelect,
     )
 
     def filters(self) -> dict:

@@ -12,20 +12,8 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.db.models import (
-    Case,
-    Count,
-    F,
-    FloatField,
-    IntegerField,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-    When,
-)
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Coalesce, Least
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,6 +23,7 @@ from portal.permissions import scope_queryset
 from portal.roles import is_officer, is_operator
 from sites.models import (
     OPEN_REQUEST_STATUSES,
+    Area,
     Camera,
     CoverageRequest,
     DeclineTemplate,
@@ -43,6 +32,7 @@ from sites.models import (
     Site,
     SiteStatus,
 )
+from sites.selectors import kelurahan_ids_in_kota
 
 EARTH_RADIUS_M = 6_371_000
 _METRES_PER_DEGREE = 111_320
@@ -57,6 +47,7 @@ POINTS = {"supports": 40, "rawan": 30, "distance_to_camera_m": 20, "recent_nearb
 # Public coordinates: 3 decimals, about 110 m, so a pin never points at one house.
 PUBLIC_COORDINATE_STEP = Decimal("0.001")
 NOT_PUBLIC = {RequestStatus.UNVERIFIED}
+COUNTS_CACHE_SECONDS = 60
 
 
 def public_point(value) -> Decimal:
@@ -118,7 +109,7 @@ def public_request_list(*, filters: dict | None = None) -> QuerySet[CoverageRequ
     if kelurahan := filters.get("kelurahan"):
         requests = requests.filter(kelurahan__code=kelurahan)
     if kota := filters.get("kota"):
-        requests = requests.filter(kelurahan__parent__parent__code=kota)
+        requests = requests.filter(kelurahan_id__in=kelurahan_ids_in_kota(code=kota))
     return requests
 
 
@@ -174,14 +165,11 @@ def requests_nearby(*, lat, lon, radius_m: int | None = None) -> list[dict]:
 def request_counts_by_kelurahan() -> list[dict]:
     """Per kelurahan with verified requests: total, open, installed (or confirmed), declined
     and supports. Merged duplicates are not counted twice."""
+    # Grouped by the key alone and named afterwards: grouping a city's requests by the joined
+    # names sorted them on disk.
     rows = (
         CoverageRequest.objects.exclude(status__in=NOT_PUBLIC | {RequestStatus.MERGED})
-        .values(
-            "kelurahan__code",
-            "kelurahan__name",
-            "kelurahan__parent__parent__code",
-            "kelurahan__parent__parent__name",
-        )
+        .values("kelurahan_id")
         .annotate(
             total=Count("id"),
             open=Count("id", filter=Q(status__in=OPEN_REQUEST_STATUSES)),
@@ -191,22 +179,35 @@ def request_counts_by_kelurahan() -> list[dict]:
             declined=Count("id", filter=Q(status=RequestStatus.DECLINED)),
             supports=Sum("supports_count"),
         )
-        .order_by("kelurahan__code")
+        .order_by()
     )
+    counts = {row["kelurahan_id"]: row for row in rows}
+    areas = Area.objects.filter(pk__in=counts).select_related("parent__parent").order_by("code")
+    kota = {area.pk: area.parent.parent if area.parent else None for area in areas}
     return [
         {
-            "code": row["kelurahan__code"],
-            "name": row["kelurahan__name"],
-            "kota_code": row["kelurahan__parent__parent__code"],
-            "kota_name": row["kelurahan__parent__parent__name"],
-            "total": row["total"],
-            "open": row["open"],
-            "installed": row["installed"],
-            "declined": row["declined"],
-            "supports": row["supports"] or 0,
+            "code": area.code,
+            "name": area.name,
+            "kota_code": kota[area.pk].code if kota[area.pk] else None,
+            "kota_name": kota[area.pk].name if kota[area.pk] else None,
+            "total": counts[area.pk]["total"],
+            "open": counts[area.pk]["open"],
+            "installed": counts[area.pk]["installed"],
+            "declined": counts[area.pk]["declined"],
+            "supports": counts[area.pk]["supports"] or 0,
         }
-        for row in rows
+        for area in areas
     ]
+
+
+def request_counts_by_kelurahan_cached() -> list[dict]:
+    """request_counts_by_kelurahan, at most COUNTS_CACHE_SECONDS old, for the public API:
+    counting every verified request in the city on each call cost more than everything else
+    (the public list page caches its rendered table the same way; the map's request layer,
+    portal.map_views, too)."""
+    return cache.get_or_set(
+        "requests:counts-by-kelurahan", request_counts_by_kelurahan, COUNTS_CACHE_SECONDS
+    )
 
 
 def decline_templates() -> QuerySet[DeclineTemplate]:
@@ -255,11 +256,11 @@ def _box_sql(lat_a: str, lon_a: str, lat_b: str, lon_b: str) -> str:
     )
 
 
-def _camera_distance() -> RawSQL:
-    """Metres to the nearest active site with a camera, or NULL if none within the cap."""
-    request = CoverageRequest._meta.db_table
+def _camera_distance_sql(alias: str) -> tuple[str, list]:
+    """Metres from request row `alias` to the nearest active site with a camera, or NULL if
+    none is within the cap."""
     site, camera = Site._meta.db_table, Camera._meta.db_table
-    r_lat, r_lon = f"{request}.lat", f"{request}.lon"
+    r_lat, r_lon = f"{alias}.lat", f"{alias}.lon"
     dlat, dlon = _degrees(CAMERA_DISTANCE_CAP_M, 6.2)
     distance = _haversine_sql(r_lat, r_lon, "s.lat", "s.lon")
     sql = (
@@ -267,73 +268,96 @@ def _camera_distance() -> RawSQL:
         + _box_sql(r_lat, r_lon, "s.lat", "s.lon")
         + f" AND EXISTS (SELECT 1 FROM {camera} c WHERE c.site_id = s.id)"
     )
-    return RawSQL(
+    cap = CAMERA_DISTANCE_CAP_M + 0.001
+    return (
         f"(SELECT NULLIF(LEAST(d, %s), %s) FROM ({sql}) AS nearest(d))",
-        [
-            CAMERA_DISTANCE_CAP_M + 0.001,
-            CAMERA_DISTANCE_CAP_M + 0.001,
-            SiteStatus.ACTIVE.value,
-            dlat,
-            dlat,
-            dlon,
-            dlon,
-        ],
-        output_field=FloatField(),
+        [cap, cap, SiteStatus.ACTIVE.value, dlat, dlat, dlon, dlon],
     )
 
 
-def _recent_nearby() -> RawSQL:
-    """Other verified requests of the last 90 days within 500 m (merged duplicates left out)."""
+def _recent_nearby_sql(alias: str, now) -> tuple[str, list]:
+    """Other verified requests of the 90 days before `now` within 500 m of request row `alias`
+    (merged duplicates left out)."""
     request = CoverageRequest._meta.db_table
-    r_lat, r_lon = f"{request}.lat", f"{request}.lon"
+    r_lat, r_lon = f"{alias}.lat", f"{alias}.lon"
     dlat, dlon = _degrees(RECENT_NEARBY_RADIUS_M, 6.2)
     sql = (
-        f"SELECT COUNT(*) FROM {request} o WHERE o.id <> {request}.id "
+        f"SELECT COUNT(*) FROM {request} o WHERE o.id <> {alias}.id "
         "AND o.status NOT IN (%s, %s) AND o.created_at >= %s AND "
         + _box_sql(r_lat, r_lon, "o.lat", "o.lon")
         + f" AND {_haversine_sql(r_lat, r_lon, 'o.lat', 'o.lon')} <= %s"
     )
-    since = timezone.now() - timedelta(days=RECENT_NEARBY_DAYS)
-    return RawSQL(
+    return (
         f"({sql})",
         [
             RequestStatus.UNVERIFIED.value,
             RequestStatus.MERGED.value,
-            since,
+            now - timedelta(days=RECENT_NEARBY_DAYS),
             dlat,
             dlat,
             dlon,
             dlon,
             RECENT_NEARBY_RADIUS_M,
         ],
-        output_field=IntegerField(),
     )
 
 
-def with_priority(requests: QuerySet[CoverageRequest]) -> QuerySet[CoverageRequest]:
-    """Annotate the parts of the priority score and the score itself (0-100)."""
+def priority_sql(*, ids: list[int], now) -> tuple[str, list]:
+    """A query of (id, rawan, distance_m, recent, score, rank) for the requests `ids` as of
+    `now`: the priority officers see, out of 100 (POINTS), and the queue's sort key
+    (CoverageRequest.priority_rank). Two correlated subqueries a row, so it is run set-based
+    by sites.request_services to store the result, never per page view."""
+    request, area = CoverageRequest._meta.db_table, Area._meta.db_table
+    distance_sql, distance_params = _camera_distance_sql("q")
+    recent_sql, recent_params = _recent_nearby_sql("q", now)
     threshold = float(settings.REQUEST_SUPPORT_THRESHOLD)
     cap = float(CAMERA_DISTANCE_CAP_M)
-    requests = requests.annotate(
-        priority_rawan=F("kelurahan__rawan_level"),
-        priority_distance_m=_camera_distance(),
-        priority_recent=_recent_nearby(),
+    score = (
+        "LEAST(p.supports_count::float8, %s) * %s + p.rawan * %s"
+        " + COALESCE(p.distance_m, %s) * %s + LEAST(p.recent, %s)::float8 * %s"
     )
-    return requests.annotate(
-        priority_score=(
-            Least(Cast("supports_count", FloatField()), Value(threshold))
-            * Value(POINTS["supports"] / threshold)
-            + Cast("priority_rawan", FloatField()) * Value(POINTS["rawan"] / 3)
-            + Coalesce("priority_distance_m", Value(cap))
-            * Value(POINTS["distance_to_camera_m"] / cap)
-            + Least(Cast("priority_recent", FloatField()), Value(float(RECENT_NEARBY_CAP)))
-            * Value(POINTS["recent_nearby"] / RECENT_NEARBY_CAP)
-        )
+    score_params = [
+        threshold,
+        POINTS["supports"] / threshold,
+        POINTS["rawan"] / 3,
+        cap,
+        POINTS["distance_to_camera_m"] / cap,
+        RECENT_NEARBY_CAP,
+        POINTS["recent_nearby"] / RECENT_NEARBY_CAP,
+    ]
+    # MATERIALIZED: each part is used twice below, and a subquery the planner pulled up would
+    # run its correlated subqueries once per use.
+    sql = (
+        "WITH p AS MATERIALIZED ("
+        f"SELECT q.id, q.supports_count, a.rawan_level AS rawan, {distance_sql} AS distance_m,"
+        f" {recent_sql} AS recent"
+        f" FROM {request} q JOIN {area} a ON a.id = q.kelurahan_id WHERE q.id = ANY(%s))"
+        " SELECT p.id, p.rawan, p.distance_m, p.recent, s.score,"
+        " s.score + CASE WHEN p.supports_count >= %s THEN 100 ELSE 0 END AS rank"
+        f" FROM p CROSS JOIN LATERAL (SELECT {score} AS score) s"
+    )
+    params = [
+        *distance_params,
+        *recent_params,
+        list(ids),
+        settings.REQUEST_SUPPORT_THRESHOLD,
+        *score_params,
+    ]
+    return sql, params
+
+
+def requests_near(*, lat, lon, radius_m: float) -> QuerySet[CoverageRequest]:
+    """Requests inside the box around the circle of `radius_m` (a few outside the circle too):
+    those whose priority a change at (lat, lon) may move."""
+    dlat, dlon = _degrees(radius_m, float(lat))
+    lat, lon = Decimal(str(lat)), Decimal(str(lon))
+    return CoverageRequest.objects.filter(
+        lat__range=(lat - dlat, lat + dlat), lon__range=(lon - dlon, lon + dlon)
     )
 
 
 def priority_of(request: CoverageRequest) -> dict:
-    """{"score", "parts", "points"} of a row annotated by `with_priority`."""
+    """{"score", "parts", "points", "above_threshold"} from the priority stored on the row."""
     threshold = settings.REQUEST_SUPPORT_THRESHOLD
     distance = request.priority_distance_m
     parts = {
@@ -362,10 +386,9 @@ def priority_of(request: CoverageRequest) -> dict:
 
 def request_priority(*, request: CoverageRequest) -> dict:
     """{"score", "parts": {"supports", "rawan", "distance_to_camera_m", "recent_nearby"},
-    "points"}: the score out of 100 and what it is made of. A distance of None means no active
-    camera within 1 km."""
-    row = with_priority(CoverageRequest.objects.filter(pk=request.pk)).get()
-    return priority_of(row)
+    "points"}: the score out of 100 and what it is made of, as last stored. A distance of None
+    means no active camera within 1 km."""
+    return priority_of(CoverageRequest.objects.get(pk=request.pk))
 
 
 def _officer_scope(user) -> QuerySet[CoverageRequest]:
@@ -399,7 +422,7 @@ def officer_queue(*, user, filters: dict | None = None) -> QuerySet[CoverageRequ
     if kelurahan := filters.get("kelurahan"):
         requests = requests.filter(kelurahan__code=kelurahan)
     if kota := filters.get("kota"):
-        requests = requests.filter(kelurahan__parent__parent__code=kota)
+        requests = requests.filter(kelurahan_id__in=kelurahan_ids_in_kota(code=kota))
     if reference := filters.get("reference"):
         requests = requests.filter(reference__icontains=reference.strip())
     threshold = settings.REQUEST_SUPPORT_THRESHOLD
@@ -407,12 +430,9 @@ def officer_queue(*, user, filters: dict | None = None) -> QuerySet[CoverageRequ
     if above is not None:
         condition = Q(supports_count__gte=threshold)
         requests = requests.filter(condition if above else ~condition)
-    return with_priority(requests).order_by(
-        Case(When(supports_count__gte=threshold, then=Value(0)), default=Value(1)),
-        F("priority_score").desc(),
-        "created_at",
-        "id",
-    )
+    # priority_rank puts the requests over the threshold first, then the score; the open
+    # requests are read in this order straight from the request_queue_open index.
+    return requests.order_by("-priority_rank", "created_at", "id")
 
 
 def officer_request(*, user, reference: str) -> CoverageRequest:

@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -37,7 +37,7 @@ from portal.errors import Conflict, PermissionDenied, ServiceError
 from portal.images import clean_photo
 from portal.ratelimit import Limit, client_ip  # noqa: F401 - re-exported for views and Open311
 from portal.roles import is_city_officer, is_sudin_officer
-from sites import tasks
+from sites import request_selectors, tasks
 from sites.models import (
     CLOSED_REQUEST_STATUSES,
     OPEN_REQUEST_STATUSES,
@@ -377,6 +377,7 @@ def _recount_supports(request_id: int) -> int:
     supports verified at once are both counted (the second counts after the first commits)."""
     count = RequestSupport.objects.filter(request_id=request_id, verified_at__isnull=False).count()
     CoverageRequest.objects.filter(pk=request_id).update(supports_count=count)
+    requests_priority_refresh(requests=CoverageRequest.objects.filter(pk=request_id))
     return count
 
 
@@ -702,6 +703,16 @@ def _transition(
     def recorded(locked: CoverageRequest, change: RequestStatusChange) -> None:
         if after is not None:
             after(locked)
+        if change.new_status in OPEN_REQUEST_STATUSES and change.old_status not in (
+            OPEN_REQUEST_STATUSES
+        ):  # verified or reopened: into the queue with a current priority
+            requests_priority_refresh(requests=CoverageRequest.objects.filter(pk=locked.pk))
+        if _counts_as_recent(change.old_status) != _counts_as_recent(change.new_status):
+            # Verified or merged: it starts or stops counting among its neighbours' recent
+            # requests.
+            requests_priority_refresh_near_later(
+                lat=locked.lat, lon=locked.lon, radius_m=request_selectors.RECENT_NEARBY_RADIUS_M
+            )
         tasks.send_request_status_email.delay_on_commit(change.pk)
 
     return transition(
@@ -917,6 +928,93 @@ def request_mark_installed_for_site(*, site_id: int) -> int:
         _transition(request=request, to=RequestStatus.INSTALLED, actor=None)
         count += 1
     return count
+
+
+# --- Priority -----------------------------------------------------------------------------------
+# Stored on the row (CoverageRequest.priority_*) so the officers' queue reads its first page from
+# an index, and kept current while a request is open (the queue ranks open requests; one that
+# leaves keeps the priority it had, and is scored afresh if it comes back). Scoring is a couple of
+# milliseconds a request, so a request's own row is refreshed in the service's transaction and a
+# neighbourhood by the refresh_request_priorities task once the change commits: a request
+# verified or merged (its neighbours' count of recent requests), a site with cameras going active
+# or not, a camera added to an active site (sites.services), a rawan level. The daily run of the
+# same task refreshes every open request, since the 90-day window moves on its own.
+
+# Statuses that never count among a request's recent neighbours.
+_NOT_RECENT = {RequestStatus.UNVERIFIED, RequestStatus.MERGED}
+
+
+def _counts_as_recent(status: str) -> bool:
+    return bool(status) and status not in _NOT_RECENT
+
+
+def requests_priority_refresh(*, requests: QuerySet[CoverageRequest], now=None) -> int:
+    """Store the priority (request_selectors.priority_sql) of every request in `requests` with
+    one UPDATE; returns how many rows changed. A row whose priority is the same is not
+    written: the daily refresh would otherwise leave a dead version of every open request."""
+    now = now or timezone.now()
+    table = CoverageRequest._meta.db_table
+    with transaction.atomic():
+        # Locked in id order first: two refreshes of overlapping areas then wait for each other
+        # instead of deadlocking.
+        ids = list(
+            requests.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        select_sql, params = request_selectors.priority_sql(ids=ids, now=now)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS r SET priority_rawan = p.rawan,"
+                " priority_distance_m = p.distance_m, priority_recent = p.recent,"
+                " priority_score = p.score, priority_rank = p.rank"
+                f" FROM ({select_sql}) AS p WHERE r.id = p.id"
+                " AND (r.priority_rawan, r.priority_distance_m, r.priority_recent,"
+                " r.priority_score, r.priority_rank)"
+                " IS DISTINCT FROM (p.rawan, p.distance_m, p.recent, p.score, p.rank)",
+                params,
+            )
+            return cursor.rowcount
+
+
+def requests_priority_refresh_open(
+    *,
+    near: tuple[Decimal, Decimal, float] | None = None,
+    kelurahan_id: int | None = None,
+    batch_size: int = 1000,
+    now=None,
+) -> int:
+    """Refresh the priority of the open requests: all of them, those a change at a point may
+    move (`near`: latitude, longitude and reach in metres), or those of one kelurahan.
+
+    A batch of ids at a time, each in its own short transaction, so a refresh of the whole city
+    never holds a row for long. Returns how many rows changed.
+    """
+    now = now or timezone.now()
+    requests = CoverageRequest.objects.filter(status__in=OPEN_REQUEST_STATUSES)
+    if near is not None:
+        lat, lon, radius_m = near
+        requests = requests & request_selectors.requests_near(lat=lat, lon=lon, radius_m=radius_m)
+    if kelurahan_id is not None:
+        requests = requests.filter(kelurahan_id=kelurahan_id)
+    written, after = 0, 0
+    while True:
+        ids = list(
+            requests.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return written
+        written += requests_priority_refresh(
+            requests=requests.filter(pk__gt=after, pk__lte=ids[-1]), now=now
+        )
+        after = ids[-1]
+
+
+def requests_priority_refresh_near_later(*, lat, lon, radius_m: float) -> None:
+    """Refresh the open requests within `radius_m` of (lat, lon) once this transaction commits,
+    in the task's own transactions: the caller may hold a request's row lock, and taking its
+    neighbours' as well could deadlock with a neighbour doing the same."""
+    tasks.refresh_request_priorities.delay_on_commit(lat=str(lat), lon=str(lon), radius_m=radius_m)
 
 
 def _require_requester(request: CoverageRequest, contact: ResidentContact | None) -> None:

@@ -29,6 +29,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request as ApiRequest
 
 from portal.context_processors import map_config
 from portal.errors import Conflict, ServiceError
@@ -483,20 +486,36 @@ def request_working(request: HttpRequest, reference: str, token: str) -> HttpRes
 # --- public list and map ----------------------------------------------------------------------
 
 
+class _NewestFirst(CursorPagination):
+    """Cursor pages, newest first by id (the primary key index; ids follow creation), as the
+    public API's: a city's requests run to hundreds of thousands, and numbered pages counted
+    them all on every view."""
+
+    ordering = ("-id",)
+    page_size = PAGE_SIZE
+
+
 def request_list(request: HttpRequest) -> HttpResponse:
     filter_form = PublicFilterForm(request.GET or None)
     rows = request_selectors.public_request_list(filters=filter_form.filters())
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(row, _coarse_point(row, label=True)) for row in page.object_list]
+    paginator = _NewestFirst()
+    try:
+        rows = paginator.paginate_queryset(rows, ApiRequest(request))
+    except NotFound:  # a cursor that was tampered with
+        raise Http404 from None
+    rows = [(row, _coarse_point(row, label=True)) for row in rows]
     return render(
         request,
         "sites/request_list.html",
         {
             "filter_form": filter_form,
-            "page": page,
+            "previous_url": paginator.get_previous_link(),
+            "next_url": paginator.get_next_link(),
             "rows": rows,
             "points": [point for _row, point in rows],
-            "counts": request_selectors.request_counts_by_kelurahan(),
+            # Called by the template only when its cached table has to be rebuilt.
+            "counts": request_selectors.request_counts_by_kelurahan,
+            "counts_seconds": request_selectors.COUNTS_CACHE_SECONDS,
             "threshold": settings.REQUEST_SUPPORT_THRESHOLD,
         },
     )

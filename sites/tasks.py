@@ -93,3 +93,21 @@ def purge_request_personal_data() -> int:
     from sites import request_services
 
     return request_services.requests_purge_personal_data()
+
+
+@shared_task(time_limit=30 * 60, expires=6 * 60 * 60)
+def refresh_request_priorities(
+    lat: str | None = None,
+    lon: str | None = None,
+    radius_m: float | None = None,
+    kelurahan_id: int | None = None,
+) -> int:
+    """Score open requests again: those near a point or in a kelurahan whose inputs just
+    changed (enqueued by the services after commit), or all of them (beat: daily, since the
+    90-day window of recent requests nearby moves on its own). Returns how many changed."""
+    from decimal import Decimal
+
+    from sites import request_services
+
+    near = None if lat is None else (Decimal(lat), Decimal(lon), float(radius_m))
+    return request_services.requests_priority_refresh_open(near=near, kelurahan_id=kelurahan_id)

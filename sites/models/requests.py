@@ -211,6 +211,22 @@ class CoverageRequest(models.Model):
     supports_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # The officers' priority and its parts (sites.request_selectors.priority_of), stored so the
+    # queue reads its first page from an index: scored per page view, two correlated subqueries
+    # a row, it took seconds over a city's open requests. Written only by
+    # sites.request_services.requests_priority_refresh: when an input changes (supports, a
+    # request verified or merged nearby, a site with cameras going active or not, a rawan level)
+    # and periodically for everything, since the 90-day window moves on its own.
+    priority_rawan = models.PositiveSmallIntegerField(default=0)
+    # Metres to the nearest active site with a camera; empty when none is within 1 km.
+    priority_distance_m = models.FloatField(null=True, blank=True)
+    priority_recent = models.PositiveIntegerField(default=0)
+    priority_score = models.FloatField(default=0)
+    # The queue's order in one column: the score, plus 100 from REQUEST_SUPPORT_THRESHOLD
+    # supports on (below it a score stays under 100), so "over the threshold first, then by
+    # score" is a single descending key.
+    priority_rank = models.FloatField(default=0)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
@@ -218,6 +234,12 @@ class CoverageRequest(models.Model):
             models.Index(fields=["-created_at", "-id"], name="request_newest"),
             models.Index(fields=["status", "kelurahan"], name="request_status_kelurahan"),
             models.Index(fields=["lat", "lon"], name="request_lat_lon"),
+            # The officers' queue of open requests, most urgent first (officer_queue's order).
+            models.Index(
+                fields=["-priority_rank", "created_at", "id"],
+                condition=models.Q(status__in=sorted(OPEN_REQUEST_STATUSES)),
+                name="request_queue_open",
+            ),
         ]
 
     def __str__(self) -> str:

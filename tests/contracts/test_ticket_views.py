@@ -1,4 +1,6 @@
+import html
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -232,11 +234,15 @@ def test_ticket_list_paginates(client, approver, owner, site, contract):
     for number in range(51):
         _open(owner, site, title=f"Pemeriksaan {number}")
     _as(client, approver)
-    first = client.get(_url("ticket-list"))
+    first = client.get(_url("ticket-list"), {"status": "open"})
     assert len(first.context["tickets"]) == 50
-    assert "Page 1 of 2" in first.content.decode()
-    second = client.get(_url("ticket-list"), {"page": 2})
-    assert len(second.context["tickets"]) == 1
+    assert first.context["previous_url"] is None
+    older = re.search(r'<a rel="next" href="([^"]+)"', first.content.decode()).group(1)
+    second = client.get(html.unescape(older))
+    assert [ticket.title for ticket in second.context["tickets"]] == ["Pemeriksaan 0"]
+    assert "status=open" in second.context["previous_url"]  # filters carry over
+    assert second.context["next_url"] is None
+    assert client.get(_url("ticket-list"), {"cursor": "bogus"}).status_code == 404
 
 
 # --- What is due ----------------------------------------------------------------------------

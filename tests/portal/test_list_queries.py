@@ -5,7 +5,9 @@ The timings at city scale are `manage.py bench_lists`; these tests keep the shap
 possible: cursor pages (no COUNT, no OFFSET) and no query per row.
 """
 
+import html
 import itertools
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contracts import ticket_services
+from sites import request_views
 from sites.health_api import NewestFirst
 from sites.models import Area, CoverageRequest, Outage, RequestStatus
 from tests import factories
@@ -134,3 +137,62 @@ def test_outage_list_queries_do_not_grow_with_rows(owner, partner):
         response = client.get("/api/health/outages/")
     assert response.json()["count"] == 6
     assert len(six) == len(one)
+
+
+def _page_walk(client, url: str, rows: str) -> tuple[list[int], list[list]]:
+    """As _walk, for pages: the rows in the context, the next page from the rel="next" link."""
+    queries, pages = [], []
+    while url:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "Page 1 of" not in body  # cursor pages: no COUNT
+        queries.append(len(captured))
+        pages.append(list(response.context[rows]))
+        found = re.search(r'<a rel="next" href="([^"]+)"', body)
+        url = html.unescape(found.group(1)) if found else None
+    return queries, pages
+
+
+@pytest.mark.parametrize(
+    ("url", "make", "rows"),
+    [("/requests/", _requests, "rows"), ("/tickets/", _tickets, "tickets")],
+    ids=["requests", "tickets"],
+)
+@pytest.mark.usefixtures("small_pages")
+def test_cursor_page_queries_do_not_grow_with_rows_or_pages(
+    client, owner, partner, monkeypatch, url, make, rows
+):
+    monkeypatch.setattr(request_views._NewestFirst, "page_size", 2)
+    client.force_login(owner)
+    make(partner, 3)
+    client.get(url)  # the session, roles and the cached counts per kelurahan
+    few, _pages = _page_walk(client, url, rows)
+    make(partner, 6)
+    many, pages = _page_walk(client, url, rows)
+    assert [len(page) for page in pages] == [2, 2, 2, 2, 1]
+    assert max(many) == max(few)
+    assert many[-1] <= many[0]
+
+
+def test_kota_filters_narrow_every_list_to_the_kota(owner, partner, approver):
+    """Kota filters go through the kota's kelurahan ids (sites.selectors.kelurahan_ids_in_kota)."""
+    factories.make_active_site(partner, cameras=1)  # Gambir, Jakarta Pusat
+    tebet = factories.make_active_site(partner, kelurahan_code="31.74.01.1001", cameras=1)
+    for site in (tebet, factories.make_active_site(partner)):
+        ticket_services.ticket_open(actor=approver, site=site, title="Broken")
+    factories.make_pole(factories.make_partner(kind="pole_owner"), kelurahan_code="31.74.01.1001")
+    client = api_as(approver)
+    selatan = Area.objects.get(code="31.74")
+
+    cameras = client.get("/api/cameras/", {"kota": "31.74"}).json()["results"]
+    assert [camera["site"] for camera in cameras] == [tebet.pk]
+    sites = client.get("/api/sites/", {"kota": "31.74"}).json()["results"]
+    assert [site["id"] for site in sites] == [tebet.pk]
+    tickets = client.get("/api/tickets/", {"kota": selatan.pk}).json()["results"]
+    assert [ticket["site"]["id"] for ticket in tickets] == [tebet.pk]
+    poles = client.get("/api/poles/", {"kota": "31.74"}).json()["results"]
+    assert len(poles) == 1
+    assert client.get("/api/poles/", {"kota": "31.71"}).json()["results"] == []
+    assert client.get("/api/cameras/", {"kota": "99.99"}).json()["results"] == []

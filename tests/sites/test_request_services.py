@@ -1,3 +1,4 @@
+import importlib
 import io
 import itertools
 import re
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.http import Http404
 from django.utils import timezone, translation
 from PIL import Image
@@ -648,7 +651,8 @@ def test_officer_queue_puts_requests_over_the_threshold_first(
     for email in ("s1@example.test", "s2@example.test"):
         supporter(committed, mailoutbox, popular, email)
     # Next to a working camera: a lower score than the rawan one, yet first for its supports.
-    factories.make_active_site(factories.verified_partner())
+    partner = factories.verified_partner()
+    committed(activate, site=factories.make_site(partner), officer=city_officer, partner=partner)
 
     queue = list(selectors.officer_queue(user=city_officer))
     assert [row.reference for row in queue] == [popular.reference, rawan.reference]
@@ -682,7 +686,9 @@ def test_request_priority_shows_its_parts(committed, mailoutbox, city_officer, s
     assert far["score"] == 51.0
 
     # An active camera about 110 m away lowers the need.
-    factories.make_active_site(factories.verified_partner(), **near("0.001"))
+    partner = factories.verified_partner()
+    site = factories.make_site(partner, **near("0.001"))
+    committed(activate, site=site, officer=city_officer, partner=partner)
     close = selectors.request_priority(request=request)
     assert 100 <= close["parts"]["distance_to_camera_m"] <= 120
     assert close["score"] < far["score"]
@@ -693,7 +699,215 @@ def test_request_priority_ignores_sites_without_a_camera_or_not_active(committed
     partner = factories.verified_partner()
     factories.make_site(partner, **near("0.0005"))  # proposed
     factories.make_active_site(partner, cameras=0, **near("0.0005"))
-    assert selectors.request_priority(request=request)["parts"]["distance_to_camera_m"] is None
+    factories.make_active_site(partner, **near("0.003"))  # ~330 m, with a camera
+    services.requests_priority_refresh_open()
+    assert 320 <= selectors.request_priority(request=request)["parts"]["distance_to_camera_m"] < 340
+
+
+# --- Stored priority: refreshed where its inputs change -------------------------------------
+
+
+def stored(request: CoverageRequest) -> dict:
+    request.refresh_from_db()
+    return selectors.priority_of(request)
+
+
+def test_request_priority_is_refreshed_when_a_support_counts(committed, mailoutbox, settings):
+    settings.REQUEST_SUPPORT_THRESHOLD = 2
+    request = submitted(committed, mailoutbox)
+    assert stored(request)["score"] == 20.0  # no camera within 1 km, nothing else
+    supporter(committed, mailoutbox, request, "s1@example.test", verify=False)
+    assert stored(request)["score"] == 20.0  # waiting for its verification: not counted yet
+
+    confirm(committed, mailoutbox[-1])
+    assert stored(request)["score"] == 40.0
+    assert request.priority_rank == 40.0
+    supporter(committed, mailoutbox, request, "s2@example.test")
+    assert stored(request)["score"] == 60.0
+    # At the threshold: ahead of every request below it in the queue's one sort key.
+    assert request.priority_rank == 160.0
+
+
+def test_request_priority_is_refreshed_when_a_nearby_site_goes_active_or_not(
+    committed, mailoutbox, city_officer
+):
+    request = submitted(committed, mailoutbox)
+    far = submitted(committed, mailoutbox, contact="far@example.test", **TEBET)
+    partner = factories.verified_partner()
+    site = factories.make_site(partner, **near("0.001"))  # ~110 m
+    assert stored(request)["parts"]["distance_to_camera_m"] is None
+
+    committed(activate, site=site, officer=city_officer, partner=partner)
+    assert 100 <= stored(request)["parts"]["distance_to_camera_m"] <= 120
+    assert stored(request)["score"] < 20.0
+    assert stored(far)["parts"]["distance_to_camera_m"] is None  # ~7 km away
+
+    committed(site_services.site_suspend, site=site, actor=city_officer, reason="Pole repairs.")
+    assert stored(request)["parts"]["distance_to_camera_m"] is None
+    committed(site_services.site_resume, site=site, actor=city_officer)
+    assert 100 <= stored(request)["parts"]["distance_to_camera_m"] <= 120
+
+
+def test_request_priority_is_refreshed_when_a_camera_joins_an_active_site(
+    committed, mailoutbox, city_officer
+):
+    request = submitted(committed, mailoutbox)
+    partner = factories.verified_partner()
+    site = factories.make_active_site(partner, cameras=0, **near("0.001"))
+    factories.approved_network(partner)
+    assert stored(request)["parts"]["distance_to_camera_m"] is None
+
+    committed(
+        site_services.camera_register,
+        site=site,
+        owner=partner,
+        actor=partner.created_by,
+        vendor="Hikvision",
+        model="DS-2CD",
+        serial="PRIORITY-1",
+        resolution="1920x1080",
+        rtsp_url="rtsp://10.20.30.7/live",
+    )
+    assert 100 <= stored(request)["parts"]["distance_to_camera_m"] <= 120
+
+
+def test_request_priority_counts_a_neighbour_once_verified_and_not_once_merged(
+    committed, mailoutbox, city_officer
+):
+    request = submitted(committed, mailoutbox)
+    neighbour, _verification = submit(committed, contact="n@example.test", **near("0.002"))
+    assert stored(request)["parts"]["recent_nearby"] == 0  # unverified: not counted
+
+    confirm(committed, mailoutbox[-1])
+    assert stored(request)["parts"]["recent_nearby"] == 1
+    assert stored(neighbour)["parts"]["recent_nearby"] == 1
+
+    committed(
+        services.request_merge,
+        request=neighbour,
+        into=request,
+        actor=city_officer,
+        reason="Same corner.",
+    )
+    after = stored(request)
+    assert after["parts"]["recent_nearby"] == 0
+    assert after["parts"]["supports"] == 1  # the duplicate's requester now supports it
+    assert after["points"]["supports"] > 0
+
+
+def test_area_set_rawan_rescores_the_kelurahans_open_requests(committed, mailoutbox, city_officer):
+    request = submitted(committed, mailoutbox)
+    declined = submitted(committed, mailoutbox, contact="d@example.test", **near("0.001"))
+    assert declined.kelurahan_id == request.kelurahan_id
+    committed(services.request_decline, request=declined, actor=city_officer, reason="Covered.")
+    before = stored(declined)["score"]
+
+    committed(
+        site_services.area_set_rawan,
+        area=Area.objects.get(code="31.71.01.1001"),
+        actor=city_officer,
+        level=3,
+        reason="Street crime reports.",
+    )
+    assert stored(request)["parts"]["rawan"] == 3
+    assert stored(request)["points"]["rawan"] == 30.0
+    # Out of the queue: a closed request keeps the priority it had when it left.
+    assert stored(declined)["score"] == before
+
+
+def test_refresh_request_priorities_task_moves_the_90_day_window(committed, mailoutbox):
+    from sites import tasks
+
+    request = submitted(committed, mailoutbox)
+    submitted(committed, mailoutbox, contact="n@example.test", **near("0.002"))
+    assert stored(request)["parts"]["recent_nearby"] == 1
+    Area.objects.filter(code="31.71.01.1001").update(rawan_level=2)  # not through the service
+
+    with time_machine.travel(timezone.now() + timedelta(days=91)):
+        assert tasks.refresh_request_priorities.delay().get() == 2
+    after = stored(request)
+    assert after["parts"]["recent_nearby"] == 0
+    assert after["parts"]["rawan"] == 2
+    assert after["score"] == 40.0
+
+
+def test_stored_priority_matches_a_fresh_computation(committed, mailoutbox, city_officer):
+    request = submitted(committed, mailoutbox)
+    for number, offset in enumerate(("0.001", "0.002", "0.004", "0.01")):
+        other = submitted(committed, mailoutbox, contact=f"o{number}@example.test", **near(offset))
+        supporter(committed, mailoutbox, other, f"s{number}@example.test")
+    partner = factories.verified_partner()
+    site = factories.make_site(partner, **near("0", "0.002"))
+    committed(activate, site=site, officer=city_officer, partner=partner)
+
+    open_requests = CoverageRequest.objects.filter(status=RequestStatus.SUBMITTED)
+    ids = list(open_requests.values_list("pk", flat=True))
+    sql, params = selectors.priority_sql(ids=ids, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        fresh = {row[0]: row[1:] for row in cursor.fetchall()}
+    for row in open_requests:
+        rawan, distance, recent, score, rank = fresh[row.pk]
+        assert (row.priority_rawan, row.priority_recent) == (rawan, recent), row
+        assert row.priority_distance_m == pytest.approx(distance), row
+        assert (row.priority_score, row.priority_rank) == (
+            pytest.approx(score),
+            pytest.approx(rank),
+        )
+    assert len(ids) == 5
+    assert request.pk in fresh
+
+
+def test_fill_migration_stores_what_the_service_stores(committed, mailoutbox, city_officer):
+    """0018 holds a frozen copy of the priority SQL: it must agree with the service's."""
+    fill = importlib.import_module("sites.migrations.0018_fill_request_priority").fill
+    request = submitted(committed, mailoutbox)
+    supporter(committed, mailoutbox, request, "s@example.test")
+    submitted(committed, mailoutbox, contact="n@example.test", **near("0.002"))
+    Area.objects.filter(code="31.71.01.1001").update(rawan_level=1)
+    factories.make_active_site(factories.verified_partner(), **near("0.004"))
+    fields = [
+        "priority_rawan",
+        "priority_distance_m",
+        "priority_recent",
+        "priority_score",
+        "priority_rank",
+    ]
+    services.requests_priority_refresh(requests=CoverageRequest.objects.all())
+    expected = {row["id"]: row for row in CoverageRequest.objects.values("id", *fields)}
+    CoverageRequest.objects.update(
+        priority_rawan=0,
+        priority_distance_m=None,
+        priority_recent=0,
+        priority_score=0,
+        priority_rank=0,
+    )
+
+    with connection.schema_editor() as editor:
+        fill(django_apps, editor)
+
+    filled = {row["id"]: row for row in CoverageRequest.objects.values("id", *fields)}
+    assert filled.keys() == expected.keys()
+    for pk, row in expected.items():
+        assert filled[pk] == pytest.approx(row)
+    assert expected[request.pk]["priority_distance_m"] is not None
+    assert expected[request.pk]["priority_recent"] == 1
+
+
+def test_officer_queue_is_ordered_by_the_stored_rank(committed, mailoutbox, city_officer):
+    first = submitted(committed, mailoutbox)
+    second = submitted(committed, mailoutbox, contact="b@example.test", **TEBET)
+    closed = submitted(committed, mailoutbox, contact="c@example.test", **near("0.02"))
+    committed(services.request_decline, request=closed, actor=city_officer, reason="Covered.")
+    assert [row.reference for row in selectors.officer_queue(user=city_officer)] == [
+        first.reference,  # equal scores: oldest first
+        second.reference,
+    ]
+    CoverageRequest.objects.filter(pk=second.pk).update(priority_rank=99)
+    assert [row.reference for row in selectors.officer_queue(user=city_officer)] == [
+        second.reference,
+        first.reference,
+    ]
 
 
 # --- Duplicates and merge -----------------------------------------------------------------

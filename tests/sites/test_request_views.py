@@ -1,3 +1,4 @@
+import html
 import io
 import json
 import re
@@ -16,6 +17,7 @@ from PIL import Image
 
 from portal.roles import Role
 from sites import request_services as services
+from sites import request_views
 from sites.models import (
     ContactVerification,
     CoverageRequest,
@@ -294,11 +296,43 @@ def test_request_list_filters_and_counts_per_kelurahan(client, public, post):
     theft = page(public.get(reverse("sites:request-list"), {"category": "theft"}))
     assert gambir.reference in theft
     assert tebet.reference not in theft
-    counts = public.get(reverse("sites:request-list")).context["counts"]
+    counts = public.get(reverse("sites:request-list")).context["counts"]()
     assert {row["code"]: row["open"] for row in counts} == {
         "31.71.01.1001": 1,
         "31.74.01.1001": 1,
     }
+
+
+def test_request_list_pages_by_cursor_newest_first(client, public, post, monkeypatch):
+    monkeypatch.setattr(request_views._NewestFirst, "page_size", 2)
+    made = [make_request(client, post, contact=f"warga{n}@example.test") for n in range(3)]
+
+    first = public.get(reverse("sites:request-list"), {"status": "open"})
+    assert [row.reference for row, _point in first.context["rows"]] == [
+        made[2].reference,
+        made[1].reference,
+    ]
+    assert first.context["previous_url"] is None
+    older = re.search(r'<a rel="next" href="([^"]+)"', page(first)).group(1)
+    second = public.get(html.unescape(older))
+    assert [row.reference for row, _point in second.context["rows"]] == [made[0].reference]
+    assert "status=open" in second.context["previous_url"]  # filters carry over
+    assert second.context["next_url"] is None
+    assert public.get(reverse("sites:request-list"), {"cursor": "bogus"}).status_code == 404
+
+
+def test_request_list_counts_per_kelurahan_are_at_most_a_minute_old(client, public, post):
+    def open_in_gambir() -> int:
+        body = page(public.get(reverse("sites:request-list")))
+        row = re.search(r'href="\?kelurahan=31\.71\.01\.1001">Gambir</a>.*?</tr>', body).group()
+        return int(re.findall(r'<td class="num">(\d+)</td>', row)[0])
+
+    make_request(client, post)
+    assert open_in_gambir() == 1
+    make_request(client, post, contact="other@example.test")
+    assert open_in_gambir() == 1
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        assert open_in_gambir() == 2
 
 
 def test_request_list_query_count_is_constant(client, public, post, django_assert_max_num_queries):

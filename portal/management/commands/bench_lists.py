@@ -11,13 +11,17 @@ statuses and categories, a few with supports), checked afterwards; T maintenance
 cameras. Each case is timed R times through django.test.Client (middleware, session and
 templates included) as a city officer, as an owner of one of the three seeded partners (a third of
 the fleet) and anonymously where the list is public: the first page, a filtered page and the 10th
-page (followed through `next` on cursor lists, ?page=10 on numbered ones). settings.DEBUG is off
-while timing, so no query is logged.
+page (followed through `next`, or the rel="next" link of a page, on cursor lists; ?page=10 on
+numbered ones). The officers' priority of the open requests is stored as the daily task would.
+settings.DEBUG is off while timing, so no query is logged.
 """
 
+import gc
+import html
 import io
 import logging
 import os
+import re
 import statistics
 import time
 import warnings
@@ -112,13 +116,21 @@ def _cases() -> list[Case]:
         cases += [
             Case("page requests", "/requests/", who),
             Case("page requests ?status=open", "/requests/?status=open", who),
-            Case("page requests ?page=10", "/requests/?page=10", who),
+            Case("page requests, 10th page", "/requests/", who, follow=9),
         ]
     cases += [
         Case("page request queue", "/requests/queue/", "officer"),
         Case("page request queue ?page=10", "/requests/queue/?page=10", "officer"),
     ]
     return cases
+
+
+def _next_url(response) -> str | None:
+    """The next cursor page: `next` of an API page, the rel="next" link of an HTML page."""
+    if response["Content-Type"].startswith("application/json"):
+        return response.json()["next"]
+    found = re.search(r'<a rel="next" href="([^"]+)"', response.content.decode())
+    return html.unescape(found.group(1)) if found else None
 
 
 def _load() -> str:
@@ -191,10 +203,19 @@ class Command(BaseCommand):
             f"{time.perf_counter() - started:.1f} s; {self._check_requests(options['requests'])}"
         )
         started = time.perf_counter()
+        scored = self._score_requests()
+        self.out(
+            f"seed: priority of {scored:,} open requests stored (the daily refresh task's service) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        started = time.perf_counter()
         partner_ids = self._seed_tickets(options["tickets"], camera_ids)
         self.out(f"seed: {options['tickets']:,} tickets in {time.perf_counter() - started:.1f} s")
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            # What autovacuum will have done by the time anyone reads the tables: straight
+            # after the bulk inserts and the priority UPDATE no page is marked all-visible yet,
+            # so an index-only scan (a count over a partial index) would still read the heap.
+            cursor.execute("VACUUM (ANALYZE)")
             # This connection (kept across requests, CONN_MAX_AGE) and any opened later.
             cursor.execute(f"SET statement_timeout = '{QUERY_TIMEOUT_S}s'")
             cursor.execute(
@@ -255,7 +276,7 @@ class Command(BaseCommand):
                     reference, lat, lon, kelurahan_id, category, description, requester_name,
                     photo, photo_extension, consent_at, privacy_notice_version, status,
                     status_changed_at, verified_at, closed_at, decline_reason, supports_count,
-                    created_at
+                    created_at, priority_rawan, priority_recent, priority_score, priority_rank
                 )
                 SELECT
                     'REQ-' || to_char(s.created, 'YYYY') || '-' || lpad(s.g::text, 6, '0'),
@@ -274,11 +295,21 @@ class Command(BaseCommand):
                     CASE WHEN s.status = 'unverified' OR s.sup < 0.80 THEN 0
                          WHEN s.sup < 0.95 THEN 1 + floor(random() * 3)::int
                          ELSE 3 + floor(random() * 25)::int END,
-                    s.created
+                    s.created,
+                    0, 0, 0, 0  -- open requests are scored afterwards (_score_requests)
                 FROM s, k
                 """,
                 [AreaLevel.VILLAGE.value, count],
             )
+
+    def _score_requests(self) -> int:
+        """Store the officers' priority of every open request the way the daily task does."""
+        from sites.request_services import requests_priority_refresh_open
+
+        with connection.cursor() as cursor:
+            # The statement_timeout set for timing comes later; a batch takes a few seconds.
+            cursor.execute("ANALYZE")
+        return requests_priority_refresh_open()
 
     def _check_requests(self, count: int) -> str:
         """Prove the SQL wrote what the model would accept, and describe the spread."""
@@ -369,6 +400,7 @@ class Command(BaseCommand):
             if user is not None:
                 client.force_login(user)
             clients[who] = client
+        gc.freeze()  # as portal/wsgi.py does once the app is loaded
         self.out(
             f"rows: {Camera.objects.count():,} cameras, {Site.objects.count():,} sites, "
             f"{CoverageRequest.objects.count():,} coverage requests; load average {_load()}"
@@ -412,7 +444,7 @@ class Command(BaseCommand):
     def _time(self, client: Client, case: Case, runs: int) -> list[float]:
         url = case.url
         for _ in range(case.follow):
-            url = client.get(url).json()["next"]
+            url = _next_url(client.get(url))
             if url is None:
                 return []
 
