@@ -19,7 +19,7 @@ from partners.serializers import StatusChangeSerializer
 from portal.api import ScopedViewSet
 from portal.errors import ServiceError
 from portal.permissions import get_scoped_or_404
-from sites import selectors, services
+from sites import heartbeat_services, selectors, services
 from sites.health_api import NewestFirst
 from sites.models import Area, AreaLevel, Camera, HostKind, Site, SiteStatus, UtilityPole
 from sites.serializers import (
@@ -113,7 +113,8 @@ class AreaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 # --- Inventory: poles, sites, cameras -------------------------------------------------------
 # Every viewset derives from portal.api.ScopedViewSet: another partner's pole, site or camera
 # answers 404 on every route. Filters take ids as plain numbers (never a ModelChoiceFilter,
-# which would tell a stranger which ids exist).
+# which would tell a stranger which ids exist); a kota narrows to its kelurahan ids
+# (selectors.kelurahan_ids_in_kota says why).
 
 
 class PoleFilter(django_filters.FilterSet):
@@ -122,7 +123,7 @@ class PoleFilter(django_filters.FilterSet):
         field_name="kelurahan__code", label="Kelurahan (Kemendagri code, e.g. 31.71.01.1001)"
     )
     kota = django_filters.CharFilter(
-        field_name="kelurahan__parent__parent__code", label="Kota (Kemendagri code, e.g. 31.71)"
+        method="filter_kota", label="Kota (Kemendagri code, e.g. 31.71)"
     )
     has_free_slot = django_filters.BooleanFilter(
         method="filter_free_slot", label="Only poles with (true) or without (false) a free slot"
@@ -131,6 +132,9 @@ class PoleFilter(django_filters.FilterSet):
     class Meta:
         model = UtilityPole
         fields = ["owner", "kelurahan", "kota", "has_free_slot"]
+
+    def filter_kota(self, queryset, name: str, value: str):
+        return queryset.filter(kelurahan_id__in=selectors.kelurahan_ids_in_kota(code=value))
 
     def filter_free_slot(self, queryset, name: str, value: bool | None):
         if value is None:
@@ -146,12 +150,15 @@ class SiteFilter(django_filters.FilterSet):
     pole = django_filters.NumberFilter(field_name="pole_id")
     kelurahan = django_filters.CharFilter(field_name="kelurahan__code")
     kota = django_filters.CharFilter(
-        field_name="kelurahan__parent__parent__code", label="Kota (Kemendagri code, e.g. 31.71)"
+        method="filter_kota", label="Kota (Kemendagri code, e.g. 31.71)"
     )
 
     class Meta:
         model = Site
         fields = ["status", "host_kind", "host_partner", "pole", "kelurahan", "kota"]
+
+    def filter_kota(self, queryset, name: str, value: str):
+        return queryset.filter(kelurahan_id__in=selectors.kelurahan_ids_in_kota(code=value))
 
 
 class CameraFilter(django_filters.FilterSet):
@@ -160,11 +167,16 @@ class CameraFilter(django_filters.FilterSet):
     site_status = django_filters.ChoiceFilter(
         field_name="site__status", choices=SiteStatus.choices, label="Status of the camera's site"
     )
-    kota = django_filters.CharFilter(field_name="site__kelurahan__parent__parent__code")
+    kota = django_filters.CharFilter(
+        method="filter_kota", label="Kota of the camera's site (Kemendagri code, e.g. 31.71)"
+    )
 
     class Meta:
         model = Camera
         fields = ["site", "owner", "site_status", "kota"]
+
+    def filter_kota(self, queryset, name: str, value: str):
+        return queryset.filter(site__kelurahan_id__in=selectors.kelurahan_ids_in_kota(code=value))
 
 
 class NewestIdFirst(NewestFirst):
@@ -382,6 +394,10 @@ def _as(keyword: str | None):
         request=CameraWriteSerializer,
         responses={201: CameraSerializer},
         summary=_("Register a camera on an approved site"),
+        description=_(
+            "With push: true (a camera behind NAT), no address is needed and the answer also "
+            "carries heartbeat_token, shown this once."
+        ),
     ),
     partial_update=extend_schema(
         request=CameraUpdateSerializer,
@@ -408,12 +424,15 @@ class CameraViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedView
             Site.objects.select_related("kelurahan__parent", "host_partner"),
             pk=data.pop("site"),
         )
-        camera = services.camera_register(
-            site=site,
-            owner=_visible_partner(request, data.pop("owner")),
-            actor=request.user,
-            **data,
-        )
+        owner = _visible_partner(request, data.pop("owner"))
+        if data.pop("push", False):
+            issued = heartbeat_services.camera_register_push(
+                site=site, owner=owner, actor=request.user, **data
+            )
+            # The token exists only in this answer: the camera keeps it, the portal a hash.
+            body = {**self._body(issued.key.camera), "heartbeat_token": issued.token}
+            return Response(body, status=status.HTTP_201_CREATED)
+        camera = services.camera_register(site=site, owner=owner, actor=request.user, **data)
         return Response(self._body(camera), status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk=None) -> Response:

@@ -204,8 +204,19 @@ class CameraForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
     )
 
+    push = forms.BooleanField(
+        label=_("Behind NAT: the camera sends heartbeats instead of being probed"),
+        required=False,
+        help_text=_(
+            "No address needed. Its token is shown once, right after registering; the camera "
+            "sends it with every heartbeat."
+        ),
+    )
+
     def __init__(self, *args, owners=None, editing: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["push"]  # switching later is on the camera's page
         if owners is None:
             del self.fields["owner"]
         else:

@@ -26,10 +26,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from partners.models import Partner
 from portal.errors import Conflict, PermissionDenied, ServiceError
 from portal.permissions import get_scoped_or_404, require_partner_perm
 from portal.roles import is_city_officer, is_sudin_officer
-from sites.models import Camera, CameraHeartbeatKey, HealthStatus
+from sites.models import Camera, CameraHeartbeatKey, HealthStatus, Site
+from sites.services import camera_register
 
 MANAGE = "partners.manage_partner_networks"
 TOKEN_PREFIX = "mch_"
@@ -149,6 +151,18 @@ def heartbeat_key_rotate(*, camera: Camera, actor) -> IssuedKey:
 
 
 @transaction.atomic
+def camera_register_push(*, site: Site, owner: Partner, actor, **details) -> IssuedKey:
+    """Register a camera behind NAT together with its heartbeat token (shown this once).
+
+    It needs no address (the sweeps never probe it); any address given must still lie inside
+    the owner's approved networks, for the day it is probed again.
+    """
+    camera = _locked(camera_register(site=site, owner=owner, actor=actor, push=True, **details))
+    _check_actor(actor, camera)  # issuing a token is the owner's managers' (or an officer's) call
+    return _issue(camera, actor, timezone.now(), previous=None)
+
+
+@transaction.atomic
 def heartbeat_key_revoke(*, camera: Camera, actor) -> CameraHeartbeatKey:
     """End push mode: the token stops working and sweeps probe the camera again."""
     camera = _locked(camera)
@@ -156,6 +170,12 @@ def heartbeat_key_revoke(*, camera: Camera, actor) -> CameraHeartbeatKey:
     key = _live_key(camera)
     if key is None:
         raise Conflict(_("This camera has no heartbeat token to revoke."), code="not_push")
+    if not (camera.rtsp_url or camera.snapshot_url or camera.onvif_url):
+        # Probing a camera without an address would only report it down, every sweep.
+        raise Conflict(
+            _("Give the camera an RTSP, snapshot or ONVIF address before it is probed again."),
+            code="no_address",
+        )
     key.revoked_at, key.revoked_by = timezone.now(), actor
     key.save(update_fields=["revoked_at", "revoked_by"])
     return key

@@ -254,8 +254,18 @@ class CameraWriteSerializer(serializers.Serializer):
         style={"input_type": "password"},
         help_text="Write-only; stored encrypted. On update, empty keeps the stored password.",
     )
+    push = serializers.BooleanField(
+        required=False,
+        default=False,
+        write_only=True,
+        help_text=(
+            "The camera is behind NAT and sends heartbeats: no address needed, and the answer "
+            "carries its heartbeat_token, shown this once."
+        ),
+    )
 
 
 class CameraUpdateSerializer(CameraWriteSerializer):
     site = None
+    push = None  # switching is POST /api/health/cameras/{id}/heartbeat-key/ (or .../revoke/)
     owner = None

@@ -19,7 +19,7 @@ from portal.crypto import encrypt
 from portal.errors import Conflict, PermissionDenied, ServiceError, full_clean_or_raise
 from portal.permissions import VIEW_PARTNER, require_partner_perm
 from portal.roles import is_city_officer, is_sudin_officer
-from sites import csv_import, request_services
+from sites import csv_import, request_selectors, request_services, tasks
 from sites.csv_import import PoleImportReport
 from sites.models import (
     POLE_SLOT_HOLDING_STATUSES,
@@ -75,6 +75,8 @@ def area_set_rawan(*, area: Area, actor, level: int, reason: str) -> Area:
         created_at=now,
     )
     area.rawan_level, area.rawan_set_by, area.rawan_set_at = level, actor, now
+    if level != old:  # part of the priority of every open request in the kelurahan
+        tasks.refresh_request_priorities.delay_on_commit(kelurahan_id=locked.pk)
     return area
 
 
@@ -395,6 +397,7 @@ def _site_transition(
         extra: dict[str, object] = {"status_changed_at": timezone.now()}
         if before is not None:
             before(locked)
+        was_active = locked.status == SiteStatus.ACTIVE
         frees_slot = locked.holds_pole_slot and to not in POLE_SLOT_HOLDING_STATUSES
         if frees_slot:
             extra["holds_pole_slot"] = False
@@ -414,8 +417,18 @@ def _site_transition(
             after(locked)
         if to == SiteStatus.ACTIVE:  # residents' planned requests for this site are installed
             request_services.request_mark_installed_for_site(site_id=locked.pk)
+        if was_active != (to == SiteStatus.ACTIVE):
+            _refresh_request_priority_near(locked)
     site.refresh_from_db()
     return site
+
+
+def _refresh_request_priority_near(site: Site) -> None:
+    """Residents' open requests within reach of `site` are scored again once this commits: an
+    active camera nearby lowers their priority, and losing one raises it."""
+    request_services.requests_priority_refresh_near_later(
+        lat=site.lat, lon=site.lon, radius_m=request_selectors.CAMERA_DISTANCE_CAP_M
+    )
 
 
 def _officer_check(actor):
@@ -667,7 +680,7 @@ def _check_camera_url(field: str, url: str, owner: Partner, networks: list) -> s
     return url
 
 
-def _check_camera(camera: Camera, owner: Partner) -> None:
+def _check_camera(camera: Camera, owner: Partner, *, push: bool = False) -> None:
     if owner.status != PartnerStatus.VERIFIED:
         raise ServiceError(
             _("%(name)s must be verified before its cameras are registered.")
@@ -677,9 +690,13 @@ def _check_camera(camera: Camera, owner: Partner) -> None:
     networks = list(approved_networks_for(partner_id=owner.pk))
     for field in _URL_RULES:
         setattr(camera, field, _check_camera_url(field, getattr(camera, field), owner, networks))
-    if not (camera.rtsp_url or camera.snapshot_url or camera.onvif_url):
+    # A camera behind NAT cannot be reached at all: its heartbeats are the check.
+    if not push and not (camera.rtsp_url or camera.snapshot_url or camera.onvif_url):
         raise ServiceError(
-            _("Give at least one way to reach the camera: RTSP, snapshot or ONVIF URL."),
+            _(
+                "Give at least one way to reach the camera: RTSP, snapshot or ONVIF URL "
+                "(or register it as sending heartbeats)."
+            ),
             field="rtsp_url",
         )
     for name in ("vendor", "model", "serial", "resolution", "username"):
@@ -735,9 +752,13 @@ def camera_register(
     onvif_url: str = "",
     username: str = "",
     password: str = "",
+    push: bool = False,
 ) -> Camera:
     """Register a camera on an approved (or later) site. Its addresses must lie inside the
-    owner's approved camera networks; the password is stored encrypted and never shown."""
+    owner's approved camera networks; the password is stored encrypted and never shown.
+
+    `push`: the camera sits behind NAT and will send heartbeats, so it needs no address;
+    heartbeat_services.camera_register_push registers it and issues its token together."""
     # Locked so the site cannot be decommissioned while its camera is being registered.
     site = (
         Site.objects.select_for_update(of=("self",))
@@ -765,9 +786,12 @@ def camera_register(
         username=username,
         created_by=actor,
     )
-    _check_camera(camera, owner)
+    _check_camera(camera, owner, push=push)
     camera.password_encrypted = encrypt(password or "")
-    return _save_camera(camera)
+    camera = _save_camera(camera)
+    if site.status == SiteStatus.ACTIVE:  # the site may only now count as a camera nearby
+        _refresh_request_priority_near(site)
+    return camera
 
 
 @transaction.atomic
@@ -785,7 +809,8 @@ def camera_update(*, camera: Camera, actor, **fields) -> Camera:
     password = fields.pop("password", "")
     for name, value in fields.items():
         setattr(locked, name, value)
-    _check_camera(locked, locked.owner)
+    in_push_mode = locked.heartbeat_keys.filter(revoked_at__isnull=True).exists()
+    _check_camera(locked, locked.owner, push=in_push_mode)
     if password:
         locked.password_encrypted = encrypt(password)
     _save_camera(locked)

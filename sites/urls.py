@@ -21,6 +21,11 @@ urlpatterns = [
     path("cameras/", views.camera_list, name="camera-list"),
     path("cameras/<int:pk>/", views.camera_detail, name="camera-detail"),
     path("cameras/<int:pk>/edit/", views.camera_edit, name="camera-edit"),
+    path(
+        "cameras/<int:pk>/heartbeat/<slug:action>/",
+        views.camera_heartbeat,
+        name="camera-heartbeat",
+    ),
     path("health/", health_views.fleet_now, name="health-fleet"),
     path("health/cameras/<int:pk>/", health_views.camera_health, name="health-camera"),
     path("health/windows/", health_views.maintenance_windows, name="health-windows"),

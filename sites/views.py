@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from partners import selectors as partner_selectors
 from partners.models import Partner, PartnerKind, PartnerStatus
@@ -20,7 +21,7 @@ from portal.errors import PermissionDenied as NotAllowed
 from portal.forms import add_service_error
 from portal.permissions import VIEW_PARTNER, get_scoped_or_404, partner_ids_for
 from portal.roles import is_officer
-from sites import csv_import, selectors, services
+from sites import csv_import, health_selectors, heartbeat_services, selectors, services
 from sites.forms import (
     CameraForm,
     KotaFilterForm,
@@ -486,15 +487,66 @@ def camera_create(request: HttpRequest, pk: int) -> HttpResponse:
     owners = _partners_for(request.user).filter(status=PartnerStatus.VERIFIED)
     form = CameraForm(request.POST or None, owners=owners, initial={"owner": site.host_partner_id})
     if request.method == "POST" and form.is_valid():
-        camera = _run(
-            request,
-            form,
-            lambda: services.camera_register(site=site, actor=request.user, **form.cleaned_data),
-            success=_("The camera is registered."),
-        )
-        if camera:
-            return redirect("sites:camera-detail", pk=camera.pk)
+        details = dict(form.cleaned_data)
+        if details.pop("push"):
+            issued = _run(
+                request,
+                form,
+                lambda: heartbeat_services.camera_register_push(
+                    site=site, actor=request.user, **details
+                ),
+                success=_("The camera is registered."),
+            )
+            if issued:
+                return _show_token(request, issued)
+        else:
+            camera = _run(
+                request,
+                form,
+                lambda: services.camera_register(site=site, actor=request.user, **details),
+                success=_("The camera is registered."),
+            )
+            if camera:
+                return redirect("sites:camera-detail", pk=camera.pk)
     return render(request, "sites/camera_form.html", {"form": form, "site": site, "camera": None})
+
+
+def _show_token(request: HttpRequest, issued: heartbeat_services.IssuedKey) -> HttpResponse:
+    # Rendered in the POST's own answer and never stored: reloading cannot show it again.
+    response = render(
+        request,
+        "sites/camera_token.html",
+        {"camera": issued.key.camera, "key": issued.key, "token": issued.token},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+HEARTBEAT_ACTIONS = {
+    "issue": heartbeat_services.heartbeat_key_issue,
+    "rotate": heartbeat_services.heartbeat_key_rotate,
+    "revoke": heartbeat_services.heartbeat_key_revoke,
+}
+
+
+@login_required
+@require_POST
+def camera_heartbeat(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Switch a camera to heartbeats, give it a new token, or go back to probing it."""
+    camera = _camera_or_404(request, pk)
+    if action not in HEARTBEAT_ACTIONS:
+        raise Http404
+    try:
+        result = HEARTBEAT_ACTIONS[action](camera=camera, actor=request.user)
+    except NotAllowed as error:
+        raise Forbidden(error.message) from None
+    except Conflict as error:
+        messages.error(request, error.message)
+        return redirect("sites:camera-detail", pk=camera.pk)
+    if action == "revoke":
+        messages.success(request, _("The token is revoked: the sweeps probe the camera again."))
+        return redirect("sites:camera-detail", pk=camera.pk)
+    return _show_token(request, result)
 
 
 def _camera_or_404(request: HttpRequest, pk: int) -> Camera:
@@ -508,7 +560,11 @@ def _camera_or_404(request: HttpRequest, pk: int) -> Camera:
 @login_required
 def camera_detail(request: HttpRequest, pk: int) -> HttpResponse:
     camera = _camera_or_404(request, pk)
-    return render(request, "sites/camera_detail.html", {"camera": camera})
+    return render(
+        request,
+        "sites/camera_detail.html",
+        {"camera": camera, "heartbeat": health_selectors.heartbeat_key(camera)},
+    )
 
 
 @login_required

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from rest_framework.test import APIClient
 
 from partners.models import MemberRole
@@ -149,7 +150,7 @@ def test_heartbeat_key_rotate_gives_a_new_token_and_the_old_one_stops(owner, hos
 
 
 def test_heartbeat_key_officer_issues_rotates_and_revokes(host):
-    camera = make_camera(host)
+    camera = make_camera(host, rtsp_url="rtsp://127.0.0.1:554/stream1")
     officer = factories.officer()
     first = issue(officer, camera)
 
@@ -251,9 +252,9 @@ def test_heartbeat_records_a_degraded_report(owner, host):
 
 
 def test_heartbeat_refuses_missing_unknown_and_revoked_tokens_with_401(owner, host):
-    camera = make_camera(host)
+    camera = make_camera(host, rtsp_url="rtsp://127.0.0.1:554/stream1")
     token = issue(owner, camera)
-    api_as(owner).post(key_url(camera, "revoke"))
+    assert api_as(owner).post(key_url(camera, "revoke")).status_code == 200
 
     cases = {
         "missing_token": beat(None),
@@ -431,3 +432,117 @@ def test_sweep_never_connects_to_a_push_camera(owner, host):
         with time_machine.travel(timezone.now() + timedelta(seconds=301), tick=False):
             full_sweep()
         assert pushed_port.accepted >= 1
+
+
+# --- registering a camera behind NAT, and the camera page ---------------------------------------
+
+
+def active_site(partner) -> Site:
+    site = factories.make_site(partner)
+    Site.objects.filter(pk=site.pk).update(status=SiteStatus.ACTIVE)
+    return site
+
+
+def camera_fields(partner, **extra) -> dict:
+    return {
+        "owner": partner.pk,
+        "vendor": "Hikvision",
+        "model": "DS-2CD",
+        "serial": f"NAT-{next(_serial)}",
+        "resolution": "1920x1080",
+        **extra,
+    }
+
+
+def test_camera_register_page_push_needs_no_address_and_shows_the_token_once(client, owner, host):
+    site = active_site(host)
+    client.force_login(owner)
+
+    response = client.post(f"/sites/{site.pk}/cameras/new/", camera_fields(host, push="on"))
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    token = response.context["token"]
+    assert token.startswith("mch_")
+    assert token in response.content.decode()
+    camera = Camera.objects.get(site=site)
+    assert (camera.rtsp_url, camera.snapshot_url, camera.onvif_url) == ("", "", "")
+    assert beat(token).status_code == 200
+    page = client.get(f"/cameras/{camera.pk}/").content.decode()
+    assert token[:12] in page
+    assert token not in page
+
+
+def test_camera_register_page_without_push_still_asks_for_an_address(client, owner, host):
+    site = active_site(host)
+    client.force_login(owner)
+
+    response = client.post(f"/sites/{site.pk}/cameras/new/", camera_fields(host))
+
+    assert response.status_code == 200
+    assert "rtsp_url" in response.context["form"].errors
+    assert not Camera.objects.filter(site=site).exists()
+
+
+def test_camera_register_api_push_answers_with_the_token(owner, host):
+    site = active_site(host)
+
+    response = api_as(owner).post(
+        "/api/cameras/", {"site": site.pk, **camera_fields(host, push=True)}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    token = response.json()["heartbeat_token"]
+    key = CameraHeartbeatKey.objects.get(camera_id=response.json()["id"], revoked_at=None)
+    assert key.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    shown = api_as(owner).get(f"/api/cameras/{response.json()['id']}/").json()
+    assert "heartbeat_token" not in shown
+
+
+def test_camera_register_api_push_by_a_technician_registers_nothing(host):
+    technician = factories.UserFactory()
+    membership_add(partner=host, user=technician, role=MemberRole.TECHNICIAN)
+    site = active_site(host)
+
+    response = api_as(technician).post(
+        "/api/cameras/", {"site": site.pk, **camera_fields(host, push=True)}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert not Camera.objects.filter(site=site).exists()
+
+
+def test_camera_page_switches_to_heartbeats_rotates_and_refuses_to_probe_without_address(
+    client, owner, host
+):
+    camera = make_camera(host)
+    client.force_login(owner)
+
+    issued = client.post(f"/cameras/{camera.pk}/heartbeat/issue/")
+    first = issued.context["token"]
+    rotated = client.post(f"/cameras/{camera.pk}/heartbeat/rotate/")
+    second = rotated.context["token"]
+    refused = client.post(f"/cameras/{camera.pk}/heartbeat/revoke/", follow=True)
+
+    assert first != second
+    assert beat(first).status_code == 401
+    assert beat(second).status_code == 200
+    # No address to probe: it stays in push mode and the page says why.
+    with translation.override(owner.language):
+        why = gettext(
+            "Give the camera an RTSP, snapshot or ONVIF address before it is probed again."
+        )
+    assert why in refused.content.decode()
+    assert CameraHeartbeatKey.objects.filter(camera=camera, revoked_at=None).exists()
+    assert client.get(f"/cameras/{camera.pk}/heartbeat/revoke/").status_code == 405
+    assert client.post(f"/cameras/{camera.pk}/heartbeat/delete/").status_code == 404
+
+
+def test_camera_page_heartbeat_buttons_of_another_partners_camera_are_404(
+    client, host, other_owner
+):
+    camera = make_camera(host)
+    client.force_login(other_owner)
+
+    assert client.post(f"/cameras/{camera.pk}/heartbeat/issue/").status_code == 404
+    assert not CameraHeartbeatKey.objects.exists()
