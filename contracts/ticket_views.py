@@ -16,8 +16,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import NotFound
-from rest_framework.request import Request as ApiRequest
 
 from contracts import ticket_selectors, ticket_services
 from contracts.models import MaintenanceTicket, TicketStatus
@@ -31,6 +29,7 @@ from contracts.ticket_forms import (
 )
 from portal.errors import Conflict, ServiceError
 from portal.forms import add_service_error
+from portal.pagination import cursor_page
 from portal.roles import is_officer, is_operator
 
 PAGE_SIZE = 50
@@ -130,20 +129,16 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     tickets = ticket_selectors.ticket_list(user=user, filters=filter_form.filters())
     # Cursor pages in the API's order: no COUNT over everything the user may see (for a partner
     # that joins every ticket to its site) and no OFFSET.
-    paginator = NewestOpenedFirst()
-    try:
-        rows = paginator.paginate_queryset(tickets, ApiRequest(request))
-    except NotFound:  # a cursor that was tampered with
-        raise Http404 from None
+    page = cursor_page(request, tickets, NewestOpenedFirst)
     officer_view = is_officer(user) or is_operator(user)
     return render(
         request,
         "contracts/ticket_list.html",
         {
             "filter_form": filter_form,
-            "previous_url": paginator.get_previous_link(),
-            "next_url": paginator.get_next_link(),
-            "tickets": _with_clocks(rows),
+            "previous_url": page.previous_url,
+            "next_url": page.next_url,
+            "tickets": _with_clocks(page.rows),
             "title": _("Maintenance tickets") if officer_view else _("My tickets"),
             "show_responsible": officer_view,
             "can_open": ticket_selectors.ticket_site_choices(user=user).exists(),

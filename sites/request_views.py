@@ -29,18 +29,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
-from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
-from rest_framework.request import Request as ApiRequest
 
 from portal.context_processors import map_config
 from portal.errors import Conflict, ServiceError
 from portal.errors import PermissionDenied as NotAllowed
 from portal.forms import add_service_error
+from portal.pagination import cursor_page
 from portal.permissions import scope_queryset
 from portal.ratelimit import client_ip
 from portal.roles import is_officer
 from sites import request_selectors, request_services
+from sites.api import NewestIdFirst
 from sites.models import (
     OPEN_REQUEST_STATUSES,
     REQUEST_TRANSITIONS,
@@ -486,31 +485,19 @@ def request_working(request: HttpRequest, reference: str, token: str) -> HttpRes
 # --- public list and map ----------------------------------------------------------------------
 
 
-class _NewestFirst(CursorPagination):
-    """Cursor pages, newest first by id (the primary key index; ids follow creation), as the
-    public API's: a city's requests run to hundreds of thousands, and numbered pages counted
-    them all on every view."""
-
-    ordering = ("-id",)
-    page_size = PAGE_SIZE
-
-
 def request_list(request: HttpRequest) -> HttpResponse:
     filter_form = PublicFilterForm(request.GET or None)
     rows = request_selectors.public_request_list(filters=filter_form.filters())
-    paginator = _NewestFirst()
-    try:
-        rows = paginator.paginate_queryset(rows, ApiRequest(request))
-    except NotFound:  # a cursor that was tampered with
-        raise Http404 from None
-    rows = [(row, _coarse_point(row, label=True)) for row in rows]
+    # Newest first by id, as the public API: numbered pages counted every request per view.
+    page = cursor_page(request, rows, NewestIdFirst)
+    rows = [(row, _coarse_point(row, label=True)) for row in page.rows]
     return render(
         request,
         "sites/request_list.html",
         {
             "filter_form": filter_form,
-            "previous_url": paginator.get_previous_link(),
-            "next_url": paginator.get_next_link(),
+            "previous_url": page.previous_url,
+            "next_url": page.next_url,
             "rows": rows,
             "points": [point for _row, point in rows],
             # Called by the template only when its cached table has to be rebuilt.

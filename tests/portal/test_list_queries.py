@@ -16,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contracts import ticket_services
-from sites import request_views
 from sites.health_api import NewestFirst
 from sites.models import Area, CoverageRequest, Outage, RequestStatus
 from tests import factories
@@ -164,7 +163,6 @@ def _page_walk(client, url: str, rows: str) -> tuple[list[int], list[list]]:
 def test_cursor_page_queries_do_not_grow_with_rows_or_pages(
     client, owner, partner, monkeypatch, url, make, rows
 ):
-    monkeypatch.setattr(request_views._NewestFirst, "page_size", 2)
     client.force_login(owner)
     make(partner, 3)
     client.get(url)  # the session, roles and the cached counts per kelurahan

@@ -7,7 +7,6 @@ import io
 import random
 import re
 import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +17,6 @@ from sites.health.policy import ApprovedNetwork
 from sites.health.probes import (
     ProbeConfig,
     ProbeSpec,
-    loop_factory,
     probe_camera,
     spec_for_camera,
 )
@@ -195,62 +193,6 @@ def test_probe_camera_times_out_on_a_server_that_never_answers():
             return await _probe({"rtsp_url": f"rtsp://127.0.0.1:{camera.port}/live"})
 
     result, elapsed = asyncio.run(scenario())
-
-    assert (result.status, result.reason) == ("down", "timeout")
-    assert elapsed < 1.5
-
-
-@contextlib.contextmanager
-def _threaded_rtsp(answer: bytes | None):
-    """An RTSP camera on its own thread, so it answers while the probing loop is stuck."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(5)
-    done = threading.Event()
-
-    def serve() -> None:
-        with contextlib.suppress(OSError):
-            conn, _ = listener.accept()
-            with conn:
-                conn.recv(4096)
-                if answer is not None:
-                    time.sleep(0.1)  # answers in time, but while the checker's loop is stuck
-                    conn.sendall(answer)
-                done.wait(5)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        done.set()
-        listener.close()
-        thread.join(5)
-
-
-def _probe_with_a_stalled_loop(port: int):
-    async def scenario():
-        # Soon after the request is sent, the loop is busy for three read timeouts (as when a
-        # large batch decodes its frames): the deadline timer can only run long after its time.
-        asyncio.get_running_loop().call_later(0.05, time.sleep, 1.0)
-        return await _probe({"rtsp_url": f"rtsp://127.0.0.1:{port}/live"})
-
-    # On the sweeps' own loop: uvloop (libuv) runs due timers before it polls for I/O, so it is
-    # where a late timer could beat an answer that is already waiting.
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        return runner.run(scenario())
-
-
-def test_probe_camera_answer_waiting_while_the_checker_was_busy_is_not_a_timeout():
-    with _threaded_rtsp(b"RTSP/1.0 200 OK\r\nCSeq: 1\r\n\r\n") as port:
-        result, elapsed = _probe_with_a_stalled_loop(port)
-
-    assert (result.status, result.reason) == ("up", "ok")
-    assert elapsed > 1.0  # the loop really was stuck past the 0.3 s read timeout
-
-
-def test_probe_camera_silent_camera_still_times_out_when_the_checker_was_busy():
-    with _threaded_rtsp(None) as port:
-        result, elapsed = _probe_with_a_stalled_loop(port)
 
     assert (result.status, result.reason) == ("down", "timeout")
     assert elapsed < 1.5

@@ -17,7 +17,7 @@ from PIL import Image
 
 from portal.roles import Role
 from sites import request_services as services
-from sites import request_views
+from sites.api import NewestIdFirst
 from sites.models import (
     ContactVerification,
     CoverageRequest,
@@ -304,7 +304,7 @@ def test_request_list_filters_and_counts_per_kelurahan(client, public, post):
 
 
 def test_request_list_pages_by_cursor_newest_first(client, public, post, monkeypatch):
-    monkeypatch.setattr(request_views._NewestFirst, "page_size", 2)
+    monkeypatch.setattr(NewestIdFirst, "page_size", 2)
     made = [make_request(client, post, contact=f"warga{n}@example.test") for n in range(3)]
 
     first = public.get(reverse("sites:request-list"), {"status": "open"})

@@ -39,6 +39,13 @@ from django.utils import timezone
 from sites.health.bench import bench_database, seed
 
 TARGET_P95_MS = 100
+# Every kelurahan as parallel arrays (id, lat, lon) and their count, for spreading seeded rows
+# over the city in SQL; its one parameter is AreaLevel.VILLAGE.
+_KELURAHAN_ARRAYS = """
+    SELECT array_agg(id ORDER BY id) AS ids, array_agg(lat ORDER BY id) AS lats,
+           array_agg(lon ORDER BY id) AS lons, count(*)::int AS n
+    FROM sites_area WHERE level = %s
+"""
 QUERY_TIMEOUT_S = 20  # statement_timeout of the bench database: a hopeless case fails fast
 SLOW_CALL_S = 2.0  # a case whose first call is slower than this is timed 3 times, not R
 # Share of each request status (all sum to 1). About a fifth is still open, as in a city where
@@ -225,16 +232,12 @@ class Command(BaseCommand):
         return self._users(partner_ids[0])
 
     def _spread_sites(self) -> None:
-        from sites.models import Area, AreaLevel, Site
+        from sites.models import AreaLevel, Site
 
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                WITH k AS (
-                    SELECT array_agg(id ORDER BY id) AS ids, array_agg(lat ORDER BY id) AS lats,
-                           array_agg(lon ORDER BY id) AS lons, count(*)::int AS n
-                    FROM {Area._meta.db_table} WHERE level = %s
-                ), pick AS (
+                WITH k AS ({_KELURAHAN_ARRAYS}), pick AS (
                     SELECT s.id, 1 + (s.id * 7919) %% k.n AS i FROM {Site._meta.db_table} s, k
                 )
                 UPDATE {Site._meta.db_table} AS s SET
@@ -249,7 +252,7 @@ class Command(BaseCommand):
             )
 
     def _seed_requests(self, count: int) -> None:
-        from sites.models import Area, AreaLevel, CoverageRequest, RequestCategory
+        from sites.models import AreaLevel, CoverageRequest, RequestCategory
 
         status_case, bound = [], 0.0
         for status, share in REQUEST_STATUS_MIX:
@@ -259,11 +262,7 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                WITH k AS (
-                    SELECT array_agg(id ORDER BY id) AS ids, array_agg(lat ORDER BY id) AS lats,
-                           array_agg(lon ORDER BY id) AS lons, count(*)::int AS n
-                    FROM {Area._meta.db_table} WHERE level = %s
-                ), r AS (
+                WITH k AS ({_KELURAHAN_ARRAYS}), r AS (
                     SELECT g, 1 + floor(random() * k.n)::int AS i, random() AS rs,
                            floor(random() * {len(RequestCategory.values)})::int + 1 AS c,
                            random() AS sup,
